@@ -1,0 +1,34 @@
+# signicat: PGXS build of the Signicat PostgreSQL extension.
+EXTENSION = signicat
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big = signicat
+OBJS = src/signicat.o src/http.o src/auth.o src/request.o src/errors.o \
+	src/operation.o src/catalog.o src/catalog_data.o
+
+DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
+
+# pg_regress tests: sql/<name>.sql, expected/<name>.out; the harness
+# (test/run.sh) runs them against a cluster that preloads the library and
+# points signicat.* at the mock server.
+REGRESS = setup assure_dossiers assure_processes assure_lists auth_tokens \
+	errors escaping privileges input cancel
+REGRESS_OPTS = --inputdir=. --outputdir=.
+
+# -Wextra on top of PostgreSQL's flags; unused parameters are left out because
+# PostgreSQL's own headers (bufpage.h) and its callback signatures (GUC check
+# hooks, on_proc_exit) have them by design.
+PG_CPPFLAGS = -DSIGNICAT_VERSION='"$(EXTVERSION)"' -Wall -Wextra -Wno-unused-parameter
+SHLIB_LINK = -lcurl
+EXTRA_CLEAN = regression.diffs regression.out results
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: catalog catalog-check
+# Regenerate the operation table from api/signicat-openapi.json.
+catalog:
+	python3 tools/gen_catalog.py
+catalog-check:
+	python3 tools/gen_catalog.py --check

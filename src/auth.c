@@ -1,0 +1,363 @@
+/*-------------------------------------------------------------------------
+ * auth.c
+ *	  OAuth 2.0 client-credentials access token, fetched once and shared by
+ *	  every backend through shared memory until shortly before it expires.
+ *
+ * Only one backend fetches at a time: it marks the slot "refreshing", drops
+ * the lock, does the HTTP request (interruptible, never under an LWLock) and
+ * wakes the others through a condition variable.  A refresher that died is
+ * taken over once its attempt is older than the configured timeouts.  A 401
+ * from the API invalidates the token by generation, so of many backends that
+ * see the same stale token only the first forces a refresh.
+ *
+ * Without shared_preload_libraries the same logic runs on a per-backend
+ * slot.  The slot is keyed by a hash of the token URL, client id, scope and
+ * auth method, so a session with other credentials never uses a token that
+ * was issued for different ones.
+ *
+ * Secrets: the client secret and the token are never logged or put in an
+ * error message; buffers that held them are zeroed before being freed.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/condition_variable.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "signicat.h"
+
+#define SIGNICAT_MAX_TOKEN_LEN 8192
+
+typedef struct TokenSlot
+{
+	uint32		key;			/* hash of the settings the token is for */
+	bool		valid;
+	TimestampTz refresh_at;		/* stop using the token from then on */
+	uint64		generation;		/* bumped at every new token */
+	bool		refreshing;
+	int			refresher_pid;
+	TimestampTz refresh_started;
+	uint64		tokens_fetched;
+	int			token_len;
+	char		token[SIGNICAT_MAX_TOKEN_LEN];
+} TokenSlot;
+
+typedef struct TokenShared
+{
+	LWLock	   *lock;
+	ConditionVariable cv;
+	TokenSlot	slot;
+} TokenShared;
+
+static TokenShared *token_shared = NULL;
+static TokenSlot *token_local = NULL;	/* when not preloaded */
+
+Size
+signicat_auth_shmem_size(void)
+{
+	return MAXALIGN(sizeof(TokenShared));
+}
+
+void
+signicat_auth_shmem_startup(void)
+{
+	bool		found;
+
+	token_shared = ShmemInitStruct("signicat token", sizeof(TokenShared), &found);
+	if (!found)
+	{
+		memset(token_shared, 0, sizeof(TokenShared));
+		token_shared->lock = &(GetNamedLWLockTranche("signicat"))->lock;
+		ConditionVariableInit(&token_shared->cv);
+	}
+}
+
+static uint32
+settings_key(void)
+{
+	StringInfoData s;
+	uint32		h;
+
+	initStringInfo(&s);
+	appendStringInfo(&s, "%s\n%s\n%s\n%d", signicat_token_url, signicat_client_id,
+					 signicat_scope, signicat_token_auth_method);
+	h = hash_bytes((const unsigned char *) s.data, s.len);
+	pfree(s.data);
+	return h;
+}
+
+static void
+lock_slot(LWLockMode mode)
+{
+	if (token_shared)
+		LWLockAcquire(token_shared->lock, mode);
+}
+
+static void
+unlock_slot(void)
+{
+	if (token_shared)
+		LWLockRelease(token_shared->lock);
+}
+
+static TokenSlot *
+get_slot(void)
+{
+	if (token_shared)
+		return &token_shared->slot;
+	if (token_local == NULL)
+		token_local = MemoryContextAllocZero(TopMemoryContext, sizeof(TokenSlot));
+	return token_local;
+}
+
+/* Copy the token out if it is usable for these settings; slot lock held. */
+static char *
+usable_token(TokenSlot *slot, uint32 key, uint64 *generation)
+{
+	if (slot->valid && slot->key == key && GetCurrentTimestamp() < slot->refresh_at)
+	{
+		*generation = slot->generation;
+		return pnstrdup(slot->token, slot->token_len);
+	}
+	return NULL;
+}
+
+static char *
+json_string_member(JsonbContainer *obj, const char *name)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(obj, name, strlen(name), NULL);
+
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * POST the client-credentials grant to the token endpoint.  Returns the
+ * token; *expires_in gets its lifetime in seconds.
+ */
+static char *
+fetch_token(int *expires_in)
+{
+	SignicatHttpRequest req;
+	SignicatHttpResponse resp;
+	StringInfoData body;
+	char	   *user = NULL;
+	char	   *password = NULL;
+	Jsonb	   *answer;
+	JsonbValue *v;
+	char	   *token;
+	char	   *token_type;
+
+	if (signicat_client_id == NULL || signicat_client_id[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("signicat.client_id is not set"),
+				 errhint("A superuser sets signicat.client_id and signicat.client_secret, e.g. with ALTER SYSTEM.")));
+	if (signicat_client_secret == NULL || signicat_client_secret[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("signicat.client_secret is not set"),
+				 errhint("A superuser sets signicat.client_id and signicat.client_secret, e.g. with ALTER SYSTEM.")));
+
+	initStringInfo(&body);
+	appendStringInfoString(&body, "grant_type=client_credentials");
+	if (signicat_scope && signicat_scope[0])
+		appendStringInfo(&body, "&scope=%s", signicat_url_escape(signicat_scope, false));
+
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.url = signicat_token_url;
+	req.accept = "application/json";
+	req.content_type = "application/x-www-form-urlencoded";
+
+	/* RFC 6749 2.3.1: both parts are form-encoded before Basic encoding */
+	user = signicat_url_escape(signicat_client_id, false);
+	password = signicat_url_escape(signicat_client_secret, false);
+	if (signicat_token_auth_method == SIGNICAT_CLIENT_SECRET_BASIC)
+	{
+		req.basic_user = user;
+		req.basic_password = password;
+	}
+	else
+		appendStringInfo(&body, "&client_id=%s&client_secret=%s", user, password);
+	req.body = body.data;
+	req.body_len = body.len;
+
+	memset(&resp, 0, sizeof(resp));
+	PG_TRY();
+	{
+		signicat_http_perform(&req, &resp);
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(body.data, body.len);
+		explicit_bzero(password, strlen(password));
+	}
+	PG_END_TRY();
+
+	if (resp.status != 200)
+	{
+		char	   *error = NULL;
+		char	   *description = NULL;
+
+		if (signicat_content_type_is_json(resp.content_type))
+		{
+			answer = signicat_parse_json(resp.body, resp.body_len, "token endpoint answer");
+			if (JB_ROOT_IS_OBJECT(answer))
+			{
+				error = json_string_member(&answer->root, "error");
+				description = json_string_member(&answer->root, "error_description");
+			}
+		}
+		ereport(ERROR,
+				(errcode(resp.status == 401 || resp.status == 400 ?
+						 ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION :
+						 signicat_sqlstate_for_status(resp.status)),
+				 errmsg("could not obtain a Signicat access token"),
+				 errdetail("The token endpoint answered HTTP %ld%s%s%s%s.", resp.status,
+						   error ? ": " : "", error ? error : "",
+						   description ? ", " : "", description ? description : ""),
+				 resp.status == 401 || resp.status == 400 ?
+				 errhint("Check signicat.client_id, signicat.client_secret, signicat.scope and signicat.token_auth_method.") : 0));
+	}
+
+	answer = signicat_parse_json(resp.body, resp.body_len, "token endpoint answer");
+	explicit_bzero(resp.body, resp.body_len);
+	if (!JB_ROOT_IS_OBJECT(answer))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("Signicat token endpoint answered something other than a JSON object")));
+	token = json_string_member(&answer->root, "access_token");
+	if (token == NULL || token[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("Signicat token endpoint answer has no access_token")));
+	if (strlen(token) >= SIGNICAT_MAX_TOKEN_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("Signicat access token is longer than %d bytes", SIGNICAT_MAX_TOKEN_LEN - 1)));
+	token_type = json_string_member(&answer->root, "token_type");
+	if (token_type && pg_strcasecmp(token_type, "bearer") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("Signicat token endpoint issued a token of type \"%s\", expected Bearer",
+						token_type)));
+
+	*expires_in = 3600;
+	v = getKeyJsonValueFromContainer(&answer->root, "expires_in", strlen("expires_in"), NULL);
+	if (v && v->type == jbvNumeric)
+		*expires_in = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+														NumericGetDatum(v->val.numeric)));
+	else if (v && v->type == jbvString)
+		*expires_in = pg_strtoint32(pnstrdup(v->val.string.val, v->val.string.len));
+	if (*expires_in < 1)
+		*expires_in = 1;
+	return token;
+}
+
+/*
+ * A usable access token (palloc'd) and its generation, fetching a new one
+ * when there is none or it is about to expire.
+ */
+char *
+signicat_get_token(uint64 *generation)
+{
+	TokenSlot  *slot = get_slot();
+	uint32		key = settings_key();
+	char	   *volatile token;
+	int			expires_in;
+	int64		margin_ms;
+	long		stale_ms = (long) signicat_connect_timeout_ms + signicat_timeout_ms + 1000;
+
+	for (;;)
+	{
+		TimestampTz now;
+
+		lock_slot(LW_SHARED);
+		token = usable_token(slot, key, generation);
+		unlock_slot();
+		if (token)
+			return token;
+
+		lock_slot(LW_EXCLUSIVE);
+		token = usable_token(slot, key, generation);
+		if (token)
+		{
+			unlock_slot();
+			return token;
+		}
+		now = GetCurrentTimestamp();
+		if (!slot->refreshing ||
+			TimestampDifferenceExceeds(slot->refresh_started, now, stale_ms))
+		{
+			slot->refreshing = true;
+			slot->refresher_pid = MyProcPid;
+			slot->refresh_started = now;
+			unlock_slot();
+			break;
+		}
+		unlock_slot();
+
+		/* another backend is fetching: wait for it, interruptibly */
+		ConditionVariableTimedSleep(&token_shared->cv, 100, PG_WAIT_EXTENSION);
+	}
+	if (token_shared)
+		ConditionVariableCancelSleep();
+
+	PG_TRY();
+	{
+		token = fetch_token(&expires_in);
+
+		/* refresh shortly before expiry: 10% of the lifetime, at most 60 s */
+		margin_ms = Min((int64) expires_in * 100, 60000);
+		lock_slot(LW_EXCLUSIVE);
+		slot->key = key;
+		slot->valid = true;
+		slot->refresh_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   (int64) expires_in * 1000 - margin_ms);
+		slot->generation++;
+		slot->tokens_fetched++;
+		explicit_bzero(slot->token, sizeof(slot->token));
+		slot->token_len = strlen(token);
+		memcpy(slot->token, token, slot->token_len);
+		*generation = slot->generation;
+		unlock_slot();
+	}
+	PG_FINALLY();
+	{
+		lock_slot(LW_EXCLUSIVE);
+		if (slot->refresher_pid == MyProcPid)
+		{
+			slot->refreshing = false;
+			slot->refresher_pid = 0;
+		}
+		unlock_slot();
+		if (token_shared)
+			ConditionVariableBroadcast(&token_shared->cv);
+	}
+	PG_END_TRY();
+
+	return token;
+}
+
+/* Forget the token of this generation (the API answered 401 to it). */
+void
+signicat_invalidate_token(uint64 generation)
+{
+	TokenSlot  *slot = get_slot();
+
+	lock_slot(LW_EXCLUSIVE);
+	if (slot->generation == generation)
+		slot->valid = false;
+	unlock_slot();
+}

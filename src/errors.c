@@ -1,0 +1,161 @@
+/*-------------------------------------------------------------------------
+ * errors.c
+ *	  Map Signicat's answers to SQL errors.
+ *
+ * Every non-2xx answer becomes ereport(ERROR) with an SQLSTATE chosen by the
+ * HTTP status (the table is in the README), the problem's title as message,
+ * its detail (and field-level validation errors) as detail, and the HTTP
+ * status plus Signicat traceId as context, so callers can tell a bad request
+ * from an outage and support can find the request at Signicat.  A body that
+ * is not problem JSON (an HTML error page from a proxy) is described by size
+ * and type only: it is never echoed.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "signicat.h"
+
+int
+signicat_sqlstate_for_status(long status)
+{
+	switch (status)
+	{
+		case 400:
+		case 422:
+			return ERRCODE_INVALID_PARAMETER_VALUE;
+		case 401:
+			return ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+		case 403:
+			return ERRCODE_INSUFFICIENT_PRIVILEGE;
+		case 404:
+		case 410:
+			return ERRCODE_NO_DATA_FOUND;
+		case 405:
+		case 501:
+			return ERRCODE_FEATURE_NOT_SUPPORTED;
+		case 409:
+		case 412:
+			return ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+		case 413:
+			return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		case 429:
+			return ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
+		case 408:
+		case 502:
+		case 503:
+		case 504:
+			return ERRCODE_CONNECTION_FAILURE;
+		default:
+			if (status >= 400 && status < 500)
+				return ERRCODE_INVALID_PARAMETER_VALUE;
+			return ERRCODE_SYSTEM_ERROR;
+	}
+}
+
+/* String member of a problem object, or NULL. */
+static char *
+problem_string(Jsonb *problem, const char *name)
+{
+	JsonbValue *v;
+
+	if (problem == NULL)
+		return NULL;
+	v = getKeyJsonValueFromContainer(&problem->root, name, strlen(name), NULL);
+	if (v == NULL || v->type != jbvString || v->val.string.len == 0)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * ASP.NET-style validation problems carry {"errors": {"field": ["msg"]}};
+ * append them to the detail so the message names the field.
+ */
+static void
+append_validation_errors(StringInfo detail, Jsonb *problem)
+{
+	JsonbValue *errors;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			level = 0;
+
+	if (problem == NULL)
+		return;
+	errors = getKeyJsonValueFromContainer(&problem->root, "errors", strlen("errors"), NULL);
+	if (errors == NULL || errors->type != jbvBinary)
+		return;
+
+	it = JsonbIteratorInit(errors->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+			level++;
+		else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+			level--;
+		else if (tok == WJB_KEY && level == 1)
+			appendStringInfo(detail, "%s%.*s:", detail->len ? "\n" : "",
+							 v.val.string.len, v.val.string.val);
+		else if ((tok == WJB_ELEM || tok == WJB_VALUE) && v.type == jbvString)
+			appendStringInfo(detail, " %.*s", v.val.string.len, v.val.string.val);
+	}
+}
+
+/*
+ * Raise the error for a non-2xx answer.  A malformed problem body must not
+ * hide the HTTP status, so it is parsed without raising errors.
+ */
+void
+signicat_report_http_error(const SignicatCall *call, const SignicatHttpResponse *resp)
+{
+	Jsonb	   *problem = NULL;
+	char	   *title;
+	char	   *trace_id;
+	char	   *code;
+	StringInfoData detail;
+	int			sqlstate = signicat_sqlstate_for_status(resp->status);
+
+	if (signicat_content_type_is_json(resp->content_type) && resp->body_len > 0)
+	{
+		problem = signicat_try_parse_json(resp->body, resp->body_len);
+		if (problem && !JB_ROOT_IS_OBJECT(problem))
+			problem = NULL;
+	}
+
+	title = problem_string(problem, "title");
+	trace_id = problem_string(problem, "traceId");
+	code = problem_string(problem, "code");
+
+	initStringInfo(&detail);
+	{
+		char	   *d = problem_string(problem, "detail");
+
+		if (d)
+			appendStringInfoString(&detail, d);
+	}
+	append_validation_errors(&detail, problem);
+	if (problem == NULL && resp->body_len > 0)
+		appendStringInfo(&detail, "The answer was %zu bytes of %s, not problem details.",
+						 resp->body_len, resp->content_type ? resp->content_type : "unknown type");
+
+	if (code && strcmp(code, "account_id_missing") == 0)
+		sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+
+	ereport(ERROR,
+			(errcode(sqlstate),
+			 title ? errmsg("%s", title) :
+			 errmsg("Signicat answered HTTP %ld", resp->status),
+			 detail.len ? errdetail("%s", detail.data) : 0,
+			 code && strcmp(code, "account_id_missing") == 0 ?
+			 errhint("Set signicat.account_id (for example SET LOCAL signicat.account_id = '...') to choose the Signicat account.") :
+			 resp->status == 401 ?
+			 errhint("The access token was refused twice; check signicat.client_id, signicat.client_secret and signicat.scope.") :
+			 resp->status == 429 && resp->retry_after >= 0 ?
+			 errhint("Signicat asks to retry after %ld seconds.", resp->retry_after) : 0,
+			 errcontext("HTTP %ld from Signicat%s%s%s%s", resp->status,
+						code ? ", problem code " : "", code ? code : "",
+						trace_id ? ", traceId " : "", trace_id ? trace_id : "")));
+	pg_unreachable();
+}

@@ -1,0 +1,419 @@
+/*-------------------------------------------------------------------------
+ * http.c
+ *	  The libcurl transport: one easy handle per backend, reused so that
+ *	  connections stay alive and TLS sessions are resumed, driven through a
+ *	  multi handle in short slices so that query cancel, statement_timeout and
+ *	  backend termination interrupt a request within a few milliseconds.
+ *
+ * Everything libcurl allocates with malloc (header lists) is released in
+ * PG_FINALLY, so an ereport or an interrupt never leaks it.  Response bodies
+ * are palloc'd in the caller's memory context; the write callback never
+ * ereports (it must not longjmp through libcurl), it flags the problem and
+ * makes libcurl stop instead.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "utils/memutils.h"
+#include "utils/wait_event.h"
+
+#include "signicat.h"
+
+/* How long one wait may last before interrupts are checked again. */
+#define SIGNICAT_WAIT_SLICE_MS 10
+
+static CURL *signicat_easy = NULL;
+static CURLM *signicat_multi = NULL;
+
+typedef struct ResponseBuffer
+{
+	MemoryContext cxt;
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	size_t		max;
+	bool		too_large;
+	bool		out_of_memory;
+} ResponseBuffer;
+
+static void
+signicat_http_cleanup(int code, Datum arg)
+{
+	if (signicat_easy)
+		curl_easy_cleanup(signicat_easy);
+	if (signicat_multi)
+		curl_multi_cleanup(signicat_multi);
+	signicat_easy = NULL;
+	signicat_multi = NULL;
+}
+
+static void
+ensure_handles(void)
+{
+	static bool initialized = false;
+
+	if (!initialized)
+	{
+		if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_SYSTEM_ERROR),
+					 errmsg("could not initialize libcurl")));
+		initialized = true;
+		on_proc_exit(signicat_http_cleanup, (Datum) 0);
+	}
+	if (signicat_multi == NULL)
+	{
+		signicat_multi = curl_multi_init();
+		if (signicat_multi == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create a libcurl multi handle")));
+	}
+	if (signicat_easy == NULL)
+	{
+		signicat_easy = curl_easy_init();
+		if (signicat_easy == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create a libcurl handle")));
+	}
+}
+
+/* libcurl write callback: append to a palloc'd buffer, never ereport. */
+static size_t
+write_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	ResponseBuffer *buf = (ResponseBuffer *) userdata;
+	size_t		n = size * nmemb;
+
+	if (n > buf->max || buf->len > buf->max - n)
+	{
+		buf->too_large = true;
+		return 0;
+	}
+	if (buf->len + n + 1 > buf->cap)
+	{
+		size_t		newcap = Max(buf->cap * 2, Max(buf->len + n + 1, 8192));
+		char	   *p;
+
+		p = MemoryContextAllocExtended(buf->cxt, newcap,
+									   MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+		if (p == NULL)
+		{
+			buf->out_of_memory = true;
+			return 0;
+		}
+		if (buf->data)
+		{
+			memcpy(p, buf->data, buf->len);
+			pfree(buf->data);
+		}
+		buf->data = p;
+		buf->cap = newcap;
+	}
+	memcpy(buf->data + buf->len, ptr, n);
+	buf->len += n;
+	buf->data[buf->len] = '\0';
+	return n;
+}
+
+static struct curl_slist *
+append_header(struct curl_slist *list, const char *header)
+{
+	struct curl_slist *l = curl_slist_append(list, header);
+
+	if (l == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory building request headers")));
+	return l;
+}
+
+#define SETOPT(opt, val) \
+	do { \
+		CURLcode rc_ = curl_easy_setopt(signicat_easy, (opt), (val)); \
+		if (rc_ != CURLE_OK) \
+			ereport(ERROR, \
+					(errcode(ERRCODE_SYSTEM_ERROR), \
+					 errmsg("could not set libcurl option %s: %s", \
+							#opt, curl_easy_strerror(rc_)))); \
+	} while (0)
+
+/* Map a failed transfer to an SQL error.  Never prints the URL's query. */
+static void
+report_transport_error(CURLcode rc, const char *errbuf, const ResponseBuffer *buf)
+{
+	const char *reason = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+
+	if (buf->too_large || rc == CURLE_FILESIZE_EXCEEDED)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("Signicat response exceeds signicat.max_response_size (%d bytes)",
+						signicat_max_response_size)));
+	if (buf->out_of_memory)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory reading the Signicat response")));
+
+	switch (rc)
+	{
+		case CURLE_OPERATION_TIMEDOUT:
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("Signicat request timed out"),
+					 errdetail("%s", reason),
+					 errhint("The limits are signicat.connect_timeout (%d ms) and signicat.timeout (%d ms).",
+							 signicat_connect_timeout_ms, signicat_timeout_ms)));
+			break;
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_RESOLVE_PROXY:
+		case CURLE_COULDNT_CONNECT:
+			ereport(ERROR,
+					(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+					 errmsg("could not connect to Signicat"),
+					 errdetail("%s", reason)));
+			break;
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_CIPHER:
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_ISSUER_ERROR:
+		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		case CURLE_SSL_INVALIDCERTSTATUS:
+			ereport(ERROR,
+					(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+					 errmsg("could not establish a TLS connection to Signicat"),
+					 errdetail("%s", reason),
+					 errhint("Check signicat.ca_file if the server uses a private certificate authority.")));
+			break;
+		case CURLE_UNSUPPORTED_PROTOCOL:
+		case CURLE_URL_MALFORMAT:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid Signicat URL"),
+					 errdetail("%s", reason),
+					 errhint("signicat.base_url and signicat.token_url must be http or https URLs.")));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("connection to Signicat failed"),
+					 errdetail("%s", reason)));
+			break;
+	}
+}
+
+/*
+ * Send one HTTP request and read the whole answer.  Any HTTP status is a
+ * successful transfer here; the caller maps it.  Transport failures ereport.
+ */
+void
+signicat_http_perform(const SignicatHttpRequest *req, SignicatHttpResponse *resp)
+{
+	struct curl_slist *volatile headers = NULL;
+	volatile bool attached = false;
+	char		errbuf[CURL_ERROR_SIZE];
+	ResponseBuffer buf;
+
+	ensure_handles();
+
+	memset(&buf, 0, sizeof(buf));
+	buf.cxt = CurrentMemoryContext;
+	buf.max = (size_t) signicat_max_response_size;
+	errbuf[0] = '\0';
+
+	/* keeps live connections, the DNS cache and TLS sessions */
+	curl_easy_reset(signicat_easy);
+
+	PG_TRY();
+	{
+		CURLcode	rc = CURLE_OK;
+		CURLMsg    *msg;
+		int			running = 1;
+		int			pending;
+		char	   *ct = NULL;
+		curl_off_t	retry_after = -1;
+
+		SETOPT(CURLOPT_URL, req->url);
+		SETOPT(CURLOPT_NOSIGNAL, 1L);
+		SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+		SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
+		SETOPT(CURLOPT_PATH_AS_IS, 1L);
+		SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+		SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+		if (signicat_ca_file && signicat_ca_file[0])
+			SETOPT(CURLOPT_CAINFO, signicat_ca_file);
+		SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long) signicat_connect_timeout_ms);
+		SETOPT(CURLOPT_TIMEOUT_MS, (long) signicat_timeout_ms);
+		SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) signicat_max_response_size);
+		SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+		SETOPT(CURLOPT_ERRORBUFFER, errbuf);
+		SETOPT(CURLOPT_WRITEFUNCTION, write_body);
+		SETOPT(CURLOPT_WRITEDATA, &buf);
+		if (signicat_user_agent && signicat_user_agent[0])
+			SETOPT(CURLOPT_USERAGENT, signicat_user_agent);
+
+		if (strcmp(req->method, "GET") == 0)
+			SETOPT(CURLOPT_HTTPGET, 1L);
+		else
+		{
+			if (strcmp(req->method, "POST") != 0)
+				SETOPT(CURLOPT_CUSTOMREQUEST, req->method);
+			if (req->body || strcmp(req->method, "POST") == 0)
+			{
+				SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) (req->body ? req->body_len : 0));
+				SETOPT(CURLOPT_POSTFIELDS, req->body ? req->body : "");
+			}
+		}
+
+		if (req->basic_user)
+		{
+			SETOPT(CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+			SETOPT(CURLOPT_USERNAME, req->basic_user);
+			SETOPT(CURLOPT_PASSWORD, req->basic_password ? req->basic_password : "");
+		}
+
+		/* all headers are built per call; a previous call leaves nothing */
+		if (req->accept)
+			headers = append_header(headers, psprintf("Accept: %s", req->accept));
+		if (req->body)
+			headers = append_header(headers, psprintf("Content-Type: %s",
+													  req->content_type ? req->content_type : "application/json"));
+		else if (strcmp(req->method, "GET") != 0)
+			headers = append_header(headers, "Content-Type:");
+		if (req->bearer)
+		{
+			char	   *auth = psprintf("Authorization: Bearer %s", req->bearer);
+
+			headers = append_header(headers, auth);
+			explicit_bzero(auth, strlen(auth));
+			pfree(auth);
+		}
+		if (req->account_id && req->account_id[0])
+			headers = append_header(headers, psprintf("Signicat-AccountId: %s", req->account_id));
+		/* no 100-continue round trip before large uploads */
+		headers = append_header(headers, "Expect:");
+		SETOPT(CURLOPT_HTTPHEADER, (struct curl_slist *) headers);
+
+		if (curl_multi_add_handle(signicat_multi, signicat_easy) != CURLM_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_SYSTEM_ERROR),
+					 errmsg("could not start a libcurl transfer")));
+		attached = true;
+
+		pgstat_report_wait_start(PG_WAIT_EXTENSION);
+		for (;;)
+		{
+			CURLMcode	mc = curl_multi_perform(signicat_multi, &running);
+
+			if (mc != CURLM_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_SYSTEM_ERROR),
+						 errmsg("libcurl transfer failed: %s", curl_multi_strerror(mc))));
+			if (running == 0)
+				break;
+			mc = curl_multi_poll(signicat_multi, NULL, 0, SIGNICAT_WAIT_SLICE_MS, NULL);
+			if (mc != CURLM_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_SYSTEM_ERROR),
+						 errmsg("libcurl wait failed: %s", curl_multi_strerror(mc))));
+			CHECK_FOR_INTERRUPTS();
+		}
+		pgstat_report_wait_end();
+
+		while ((msg = curl_multi_info_read(signicat_multi, &pending)) != NULL)
+		{
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == signicat_easy)
+				rc = msg->data.result;
+		}
+		curl_multi_remove_handle(signicat_multi, signicat_easy);
+		attached = false;
+
+		if (rc != CURLE_OK)
+			report_transport_error(rc, errbuf, &buf);
+
+		curl_easy_getinfo(signicat_easy, CURLINFO_RESPONSE_CODE, &resp->status);
+		curl_easy_getinfo(signicat_easy, CURLINFO_CONTENT_TYPE, &ct);
+		curl_easy_getinfo(signicat_easy, CURLINFO_RETRY_AFTER, &retry_after);
+		resp->content_type = ct ? pstrdup(ct) : NULL;
+		resp->retry_after = retry_after > 0 ? (long) retry_after : -1;
+		if (buf.data == NULL)
+			buf.data = MemoryContextAllocZero(buf.cxt, 1);
+		resp->body = buf.data;
+		resp->body_len = buf.len;
+	}
+	PG_FINALLY();
+	{
+		pgstat_report_wait_end();
+		if (attached)
+			curl_multi_remove_handle(signicat_multi, signicat_easy);
+		/* the handle must not keep pointers to memory freed after this call */
+		curl_easy_setopt(signicat_easy, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(signicat_easy, CURLOPT_ERRORBUFFER, NULL);
+		curl_slist_free_all(headers);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Percent-encode a value for a URL path segment or query component: every
+ * byte but unreserved characters is encoded, so "/", "?", "#" and "%" in an
+ * id can never change the request's path.  Dots are encoded too in path
+ * segments, so "." and ".." are plain data, not dot segments.
+ */
+char *
+signicat_url_escape(const char *s, bool escape_dots)
+{
+	char	   *escaped;
+	char	   *result;
+	StringInfoData out;
+
+	ensure_handles();
+	escaped = curl_easy_escape(signicat_easy, s, (int) strlen(s));
+	if (escaped == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory escaping a URL component")));
+	if (!escape_dots)
+	{
+		result = pstrdup(escaped);
+		curl_free(escaped);
+		return result;
+	}
+	initStringInfo(&out);
+	for (const char *p = escaped; *p; p++)
+	{
+		if (*p == '.')
+			appendStringInfoString(&out, "%2E");
+		else
+			appendStringInfoChar(&out, *p);
+	}
+	curl_free(escaped);
+	return out.data;
+}
+
+/* application/json, application/problem+json, ...; parameters ignored. */
+bool
+signicat_content_type_is_json(const char *content_type)
+{
+	const char *semi;
+	size_t		len;
+
+	if (content_type == NULL)
+		return false;
+	semi = strchr(content_type, ';');
+	len = semi ? (size_t) (semi - content_type) : strlen(content_type);
+	while (len > 0 && content_type[len - 1] == ' ')
+		len--;
+	if (len >= 4 && pg_strncasecmp(content_type + len - 4, "json", 4) == 0)
+		return (len == 16 && pg_strncasecmp(content_type, "application/json", 16) == 0) ||
+			(len > 17 && pg_strncasecmp(content_type, "application/", 12) == 0 &&
+			 content_type[len - 5] == '+');
+	return false;
+}

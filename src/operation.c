@@ -1,0 +1,976 @@
+/*-------------------------------------------------------------------------
+ * operation.c
+ *	  The SQL-callable entry points.  Every catalog operation is an SQL
+ *	  function whose name is the operation id and whose C symbol is one of
+ *	  these few generic functions; nothing here is specific to an operation.
+ *
+ * On the first call through an FmgrInfo the function is bound to its
+ * catalog entry: each input argument is matched by name (snake_case in SQL,
+ * camelCase on the wire: dossier_id -> dossierId) to a path, query or body
+ * parameter, or is one of the reserved arguments:
+ *	  body jsonb		a whole JSON body; named arguments are merged over it
+ *	  media_type text	media type for bytea arguments sent as dataURLs
+ *						(sniffed from PNG/JPEG magic bytes when NULL)
+ *	  page_size int		page length for offset/limit paged lists
+ *	  confirm boolean	must be true: guards destructive operations
+ * The declared return type picks the answer's form: jsonb, bytea, void, or a
+ * set of typed rows (signicat_list_operation).  Values are checked against
+ * the catalog (required, enumerations) before any request is sent.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "common/base64.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/formatting.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "signicat.h"
+
+typedef enum ArgRole
+{
+	ROLE_PARAM,					/* a catalog parameter (path, query, body) */
+	ROLE_BODY,
+	ROLE_MEDIA_TYPE,
+	ROLE_PAGE_SIZE,
+	ROLE_CONFIRM
+} ArgRole;
+
+typedef struct BoundArg
+{
+	char	   *sqlname;
+	Oid			type;
+	ArgRole		role;
+	const SignicatParam *param;
+} BoundArg;
+
+typedef struct BoundOperation
+{
+	const SignicatOperation *op;
+	Oid			rettype;
+	int			nargs;
+	BoundArg   *args;
+	int			media_type_arg;
+	int			page_size_arg;
+} BoundOperation;
+
+/* ---------- binding a SQL function to its catalog entry ---------- */
+
+static char *
+snake_to_camel(const char *s)
+{
+	StringInfoData out;
+	bool		upper = false;
+
+	initStringInfo(&out);
+	for (; *s; s++)
+	{
+		if (*s == '_')
+			upper = true;
+		else
+		{
+			appendStringInfoChar(&out, upper ? pg_toupper((unsigned char) *s) : *s);
+			upper = false;
+		}
+	}
+	return out.data;
+}
+
+static char *
+camel_to_snake(const char *s)
+{
+	StringInfoData out;
+
+	initStringInfo(&out);
+	for (; *s; s++)
+	{
+		if (*s >= 'A' && *s <= 'Z')
+		{
+			appendStringInfoChar(&out, '_');
+			appendStringInfoChar(&out, pg_tolower((unsigned char) *s));
+		}
+		else
+			appendStringInfoChar(&out, *s);
+	}
+	return out.data;
+}
+
+static int
+find_arg(const BoundOperation *b, const SignicatParam *param)
+{
+	for (int i = 0; i < b->nargs; i++)
+	{
+		if (b->args[i].param == param)
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * Bind the called function to its operation, in memory context cxt.
+ * Mistakes here are mistakes of the install script, reported as such (and
+ * caught by the tests).
+ */
+static BoundOperation *
+bind_operation(FmgrInfo *flinfo, MemoryContext cxt)
+{
+	BoundOperation *b;
+	MemoryContext oldcxt;
+	HeapTuple	tup;
+	Form_pg_proc proc;
+	char	  **argnames = NULL;
+	int			nnames;
+	bool		isnull;
+	Datum		names;
+	Datum		modes;
+	bool		has_body = false;
+
+	oldcxt = MemoryContextSwitchTo(cxt);
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(flinfo->fn_oid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", flinfo->fn_oid);
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+
+	b = palloc0(sizeof(BoundOperation));
+	b->op = signicat_find_operation(NameStr(proc->proname));
+	if (b->op == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function %s is not a Signicat operation", NameStr(proc->proname))));
+	b->rettype = proc->prorettype;
+	b->nargs = proc->pronargs;
+	b->args = palloc0(sizeof(BoundArg) * Max(b->nargs, 1));
+	b->media_type_arg = -1;
+	b->page_size_arg = -1;
+
+	names = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proargnames, &isnull);
+	if (!isnull)
+	{
+		modes = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proargmodes, &isnull);
+		nnames = get_func_input_arg_names(names, isnull ? (Datum) 0 : modes, &argnames);
+	}
+	else
+		nnames = 0;
+	if (nnames != b->nargs)
+		elog(ERROR, "every argument of %s must be named", b->op->id);
+
+	for (int i = 0; i < b->nargs; i++)
+	{
+		BoundArg   *a = &b->args[i];
+
+		a->sqlname = pstrdup(argnames[i]);
+		a->type = proc->proargtypes.values[i];
+		if (strcmp(a->sqlname, "body") == 0 && a->type == JSONBOID)
+			a->role = ROLE_BODY, has_body = true;
+		else if (strcmp(a->sqlname, "media_type") == 0)
+			a->role = ROLE_MEDIA_TYPE, b->media_type_arg = i;
+		else if (strcmp(a->sqlname, "page_size") == 0 && b->op->paged)
+			a->role = ROLE_PAGE_SIZE, b->page_size_arg = i;
+		else if (strcmp(a->sqlname, "confirm") == 0 && a->type == BOOLOID)
+			a->role = ROLE_CONFIRM;
+		else
+		{
+			a->role = ROLE_PARAM;
+			a->param = signicat_find_param(b->op, snake_to_camel(a->sqlname));
+			if (a->param == NULL)
+				elog(ERROR, "argument %s of %s matches no parameter of the operation",
+					 a->sqlname, b->op->id);
+		}
+	}
+
+	/* every path parameter and every required parameter needs an argument */
+	for (int i = 0; i < b->op->nparams; i++)
+	{
+		const SignicatParam *p = &b->op->params[i];
+
+		if ((p->in == SIGNICAT_IN_PATH || (p->required && !(p->in == SIGNICAT_IN_BODY && has_body))) &&
+			find_arg(b, p) < 0 &&
+			!(b->op->paged && (strcmp(p->name, "offset") == 0 || strcmp(p->name, "limit") == 0)))
+			elog(ERROR, "%s has no argument for the required parameter %s",
+				 b->op->id, p->name);
+	}
+
+	ReleaseSysCache(tup);
+	MemoryContextSwitchTo(oldcxt);
+	return b;
+}
+
+/* ---------- argument values to text and JSON ---------- */
+
+/* Text form of a scalar for a path segment or query value. */
+static char *
+scalar_text(Datum value, Oid type)
+{
+	static const int utc = 0;
+	Oid			out;
+	bool		isvarlena;
+
+	switch (type)
+	{
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+		case DATEOID:
+			/* ISO 8601 whatever DateStyle says; instants in UTC */
+			return JsonEncodeDateTime(NULL, value, type, &utc);
+		case BOOLOID:
+			return pstrdup(DatumGetBool(value) ? "true" : "false");
+		default:
+			getTypeOutputInfo(type, &out, &isvarlena);
+			return OidOutputFunctionCall(out, value);
+	}
+}
+
+static const char *
+sniff_media_type(const unsigned char *data, size_t len)
+{
+	if (len >= 8 && memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0)
+		return "image/png";
+	if (len >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
+		return "image/jpeg";
+	return NULL;
+}
+
+/* "data:<media type>;base64,<bytes>", as the API wants images. */
+static char *
+make_data_url(bytea *bytes, const char *media_type, const char *argname)
+{
+	const char *data = VARDATA_ANY(bytes);
+	int			len = VARSIZE_ANY_EXHDR(bytes);
+	StringInfoData url;
+	int			enclen;
+
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is empty", argname)));
+	if (media_type == NULL)
+		media_type = sniff_media_type((const unsigned char *) data, len);
+	if (media_type == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot tell the media type of %s", argname),
+				 errdetail("It is neither a PNG nor a JPEG image."),
+				 errhint("Pass media_type, for example media_type => 'image/png'.")));
+	for (const char *p = media_type; *p; p++)
+	{
+		if (!(isalnum((unsigned char) *p) || strchr("/.+-", *p)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid media_type: \"%s\"", media_type)));
+	}
+
+	enclen = pg_b64_enc_len(len);
+	initStringInfo(&url);
+	appendStringInfo(&url, "data:%s;base64,", media_type);
+	enlargeStringInfo(&url, enclen + 1);
+	enclen = pg_b64_encode(data, len, url.data + url.len, enclen);
+	if (enclen < 0)
+		elog(ERROR, "could not encode %s as base64", argname);
+	url.len += enclen;
+	url.data[url.len] = '\0';
+	return url.data;
+}
+
+static void
+push_string(JsonbParseState **state, JsonbIteratorToken tok, char *s)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = s;
+	v.val.string.len = strlen(s);
+	pushJsonbValue(state, tok, &v);
+}
+
+/* Push a jsonb document as an object member or array element. */
+static void
+push_jsonb(JsonbParseState **state, JsonbIteratorToken tok, Jsonb *j)
+{
+	JsonbValue	v;
+
+	if (JB_ROOT_IS_SCALAR(j))
+		JsonbExtractScalar(&j->root, &v);
+	else
+	{
+		v.type = jbvBinary;
+		v.val.binary.data = &j->root;
+		v.val.binary.len = VARSIZE(j) - VARHDRSZ;
+	}
+	pushJsonbValue(state, tok, &v);
+}
+
+/* Push one argument's value as a JSON value of the type its SQL type says. */
+static void
+push_arg_value(JsonbParseState **state, const BoundArg *a, Datum value,
+			   const char *media_type)
+{
+	JsonbValue	v;
+
+	switch (a->type)
+	{
+		case JSONBOID:
+			push_jsonb(state, WJB_VALUE, DatumGetJsonbP(value));
+			return;
+		case BOOLOID:
+			v.type = jbvBool;
+			v.val.boolean = DatumGetBool(value);
+			pushJsonbValue(state, WJB_VALUE, &v);
+			return;
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case NUMERICOID:
+			v.type = jbvNumeric;
+			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																CStringGetDatum(scalar_text(value, a->type)),
+																ObjectIdGetDatum(InvalidOid),
+																Int32GetDatum(-1)));
+			pushJsonbValue(state, WJB_VALUE, &v);
+			return;
+		case BYTEAOID:
+			push_string(state, WJB_VALUE,
+						make_data_url(DatumGetByteaPP(value), media_type, a->sqlname));
+			return;
+		default:
+			break;
+	}
+
+	if (type_is_array(a->type))
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(value);
+		Oid			elemtype = ARR_ELEMTYPE(arr);
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
+		pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+		for (int i = 0; i < n; i++)
+		{
+			char	   *s;
+
+			if (nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("%s must not contain NULL", a->sqlname)));
+			s = scalar_text(elems[i], elemtype);
+			signicat_check_allowed(a->param, a->sqlname, s);
+			push_string(state, WJB_ELEM, s);
+		}
+		pushJsonbValue(state, WJB_END_ARRAY, NULL);
+		return;
+	}
+
+	{
+		char	   *s = scalar_text(value, a->type);
+
+		signicat_check_allowed(a->param, a->sqlname, s);
+		push_string(state, WJB_VALUE, s);
+	}
+}
+
+/* ---------- building the call from the arguments ---------- */
+
+typedef struct PreparedCall
+{
+	SignicatCall call;
+	StringInfoData query;		/* without paging parameters */
+	int			page_size;
+} PreparedCall;
+
+static void
+prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
+{
+	const SignicatOperation *op = b->op;
+	const char *media_type = NULL;
+	StringInfoData path;
+	JsonbParseState *state = NULL;
+	Jsonb	   *body = NULL;
+
+	memset(pc, 0, sizeof(*pc));
+	initStringInfo(&pc->query);
+	pc->page_size = 100;
+
+	if (b->media_type_arg >= 0 && !PG_ARGISNULL(b->media_type_arg))
+		media_type = text_to_cstring(PG_GETARG_TEXT_PP(b->media_type_arg));
+	if (b->page_size_arg >= 0 && !PG_ARGISNULL(b->page_size_arg))
+	{
+		pc->page_size = PG_GETARG_INT32(b->page_size_arg);
+		if (pc->page_size < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("page_size must be at least 1")));
+	}
+
+	/* guards and NULL checks come before anything is built */
+	for (int i = 0; i < b->nargs; i++)
+	{
+		const BoundArg *a = &b->args[i];
+
+		if (a->role == ROLE_CONFIRM && (PG_ARGISNULL(i) || !PG_GETARG_BOOL(i)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s needs confirm => true", op->id),
+					 errdetail("It cannot be undone.")));
+		if (a->role == ROLE_PARAM && PG_ARGISNULL(i) &&
+			(a->param->in == SIGNICAT_IN_PATH ||
+			 (a->param->required && a->param->in == SIGNICAT_IN_QUERY)))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s is required", a->sqlname)));
+	}
+
+	/* path: every {param} replaced by its escaped value */
+	initStringInfo(&path);
+	for (const char *p = op->path; *p; p++)
+	{
+		const char *end;
+		char	   *name;
+		char	   *value;
+		int			i;
+
+		if (*p != '{' || (end = strchr(p, '}')) == NULL)
+		{
+			appendStringInfoChar(&path, *p);
+			continue;
+		}
+		name = pnstrdup(p + 1, end - p - 1);
+		i = find_arg(b, signicat_find_param(op, name));
+		Assert(i >= 0);			/* checked when binding */
+		value = scalar_text(PG_GETARG_DATUM(i), b->args[i].type);
+		if (value[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not be empty", b->args[i].sqlname)));
+		signicat_check_allowed(b->args[i].param, b->args[i].sqlname, value);
+		appendStringInfoString(&path, signicat_url_escape(value, true));
+		p = end;
+	}
+
+	/* query and body */
+	if (op->body == SIGNICAT_BODY_JSON)
+		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < b->nargs; i++)
+	{
+		const BoundArg *a = &b->args[i];
+
+		if (PG_ARGISNULL(i))
+			continue;
+		if (a->role == ROLE_BODY)
+		{
+			Jsonb	   *given = PG_GETARG_JSONB_P(i);
+			JsonbIterator *it;
+			JsonbValue	v;
+			JsonbIteratorToken tok;
+
+			if (!JB_ROOT_IS_OBJECT(given) || state == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("body must be a JSON object")));
+			it = JsonbIteratorInit(&given->root);
+			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+			{
+				if (tok == WJB_KEY || tok == WJB_VALUE)
+					pushJsonbValue(&state, tok, &v);
+			}
+		}
+		else if (a->role == ROLE_PARAM && a->param->in == SIGNICAT_IN_QUERY)
+		{
+			if (type_is_array(a->type))
+			{
+				ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(i);
+				Oid			elemtype = ARR_ELEMTYPE(arr);
+				int16		typlen;
+				bool		typbyval;
+				char		typalign;
+				Datum	   *elems;
+				bool	   *nulls;
+				int			n;
+
+				get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+				deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
+				for (int e = 0; e < n; e++)
+				{
+					char	   *s;
+
+					if (nulls[e])
+						ereport(ERROR,
+								(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+								 errmsg("%s must not contain NULL", a->sqlname)));
+					s = scalar_text(elems[e], elemtype);
+					signicat_check_allowed(a->param, a->sqlname, s);
+					signicat_append_query(&pc->query, a->param->name, s);
+				}
+			}
+			else
+			{
+				char	   *s = scalar_text(PG_GETARG_DATUM(i), a->type);
+
+				signicat_check_allowed(a->param, a->sqlname, s);
+				signicat_append_query(&pc->query, a->param->name, s);
+			}
+		}
+		else if (a->role == ROLE_PARAM && a->param->in == SIGNICAT_IN_BODY)
+		{
+			push_string(&state, WJB_KEY, (char *) a->param->name);
+			push_arg_value(&state, a, PG_GETARG_DATUM(i), media_type);
+		}
+	}
+
+	if (state != NULL)
+	{
+		body = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+		for (int i = 0; i < op->nparams; i++)
+		{
+			const SignicatParam *p = &op->params[i];
+
+			if (p->in == SIGNICAT_IN_BODY && p->required &&
+				getKeyJsonValueFromContainer(&body->root, p->name, strlen(p->name), NULL) == NULL)
+			{
+				int			a = find_arg(b, p);
+
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("%s is required", a >= 0 ? b->args[a].sqlname : camel_to_snake(p->name)),
+						 a < 0 ? errdetail("Give it in body as \"%s\".", p->name) : 0));
+			}
+		}
+		pc->call.body = JsonbToCString(NULL, &body->root, VARSIZE(body));
+		pc->call.body = pg_server_to_any(pc->call.body, strlen(pc->call.body), PG_UTF8);
+		pc->call.body_len = strlen(pc->call.body);
+		pc->call.content_type = "application/json";
+	}
+
+	pc->call.opid = op->id;
+	pc->call.method = op->method;
+	pc->call.path_template = op->path;
+	pc->call.path = path.data;
+	pc->call.query = pc->query.data;
+	pc->call.accept = op->accept;
+}
+
+/* ---------- answers ---------- */
+
+static bool
+answer_is_json(const SignicatHttpResponse *resp, const char *what)
+{
+	if (resp->body_len == 0)
+		return false;
+	if (resp->content_type && !signicat_content_type_is_json(resp->content_type))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("Signicat answered %s where JSON was expected", resp->content_type),
+				 errdetail("The %s was %zu bytes.", what, resp->body_len)));
+	return true;
+}
+
+/* The answer without its envelope ({"data": ...}) when the API has one. */
+static Jsonb *
+unwrap_envelope(const SignicatOperation *op, Jsonb *answer)
+{
+	JsonbValue *inner;
+
+	if (op->envelope == NULL || !JB_ROOT_IS_OBJECT(answer))
+		return answer;
+	inner = getKeyJsonValueFromContainer(&answer->root, op->envelope,
+										 strlen(op->envelope), NULL);
+	return inner ? JsonbValueToJsonb(inner) : answer;
+}
+
+PG_FUNCTION_INFO_V1(signicat_operation);
+
+/*
+ * Generic single-answer operation: returns jsonb, bytea, boolean or void as
+ * the SQL function declares.  Empty answers (204) are NULL.
+ */
+Datum
+signicat_operation(PG_FUNCTION_ARGS)
+{
+	BoundOperation *b = (BoundOperation *) fcinfo->flinfo->fn_extra;
+	PreparedCall pc;
+	SignicatHttpResponse resp;
+
+	/* bound once per FmgrInfo, e.g. once for a whole query */
+	if (b == NULL)
+	{
+		b = bind_operation(fcinfo->flinfo, fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = b;
+	}
+	prepare_call(fcinfo, b, &pc);
+	signicat_execute(&pc.call, &resp);
+
+	switch (b->rettype)
+	{
+		case VOIDOID:
+			PG_RETURN_VOID();
+		case BOOLOID:
+			PG_RETURN_BOOL(true);
+		case BYTEAOID:
+			{
+				bytea	   *result;
+
+				if (resp.body_len == 0)
+					PG_RETURN_NULL();
+				if (resp.body_len > MaxAllocSize - VARHDRSZ)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("Signicat answer is too large for bytea")));
+				result = palloc(resp.body_len + VARHDRSZ);
+				SET_VARSIZE(result, resp.body_len + VARHDRSZ);
+				memcpy(VARDATA(result), resp.body, resp.body_len);
+				PG_RETURN_BYTEA_P(result);
+			}
+		case JSONBOID:
+			if (!answer_is_json(&resp, "answer"))
+				PG_RETURN_NULL();
+			PG_RETURN_JSONB_P(unwrap_envelope(b->op,
+											  signicat_parse_json(resp.body, resp.body_len, "answer")));
+		default:
+			elog(ERROR, "%s cannot return type %s", b->op->id, format_type_be(b->rettype));
+	}
+	pg_unreachable();
+}
+
+/* ---------- lists as typed rows ---------- */
+
+typedef struct ListState
+{
+	BoundOperation *b;
+	PreparedCall pc;
+	MemoryContext page_cxt;
+	Jsonb	   *page;
+	JsonbContainer *items;
+	int			nitems;
+	int			index;
+	int64		offset;
+	bool		last_page;
+	TupleDesc	tupdesc;
+	char	  **keys;			/* JSON member per column; NULL for raw */
+	FmgrInfo   *infuncs;
+	Oid		   *ioparams;
+} ListState;
+
+static void
+fetch_page(ListState *ls)
+{
+	const SignicatOperation *op = ls->b->op;
+	MemoryContext oldcxt;
+	SignicatHttpResponse resp;
+	StringInfoData query;
+	JsonbValue *v;
+	int64		total = -1;
+
+	MemoryContextReset(ls->page_cxt);
+	oldcxt = MemoryContextSwitchTo(ls->page_cxt);
+
+	initStringInfo(&query);
+	appendStringInfoString(&query, ls->pc.query.data);
+	if (op->paged)
+	{
+		signicat_append_query(&query, "offset", psprintf(INT64_FORMAT, ls->offset));
+		signicat_append_query(&query, "limit", psprintf("%d", ls->pc.page_size));
+	}
+	ls->pc.call.query = query.data;
+	signicat_execute(&ls->pc.call, &resp);
+
+	ls->items = NULL;
+	ls->nitems = 0;
+	ls->index = 0;
+	if (answer_is_json(&resp, "list"))
+	{
+		ls->page = unwrap_envelope(op, signicat_parse_json(resp.body, resp.body_len, "list"));
+		if (JB_ROOT_IS_ARRAY(ls->page) && !JB_ROOT_IS_SCALAR(ls->page))
+			ls->items = &ls->page->root;
+		else if (JB_ROOT_IS_OBJECT(ls->page) && op->list_member &&
+				 (v = getKeyJsonValueFromContainer(&ls->page->root, op->list_member,
+												   strlen(op->list_member), NULL)) != NULL &&
+				 v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
+		{
+			ls->items = v->val.binary.data;
+			v = getKeyJsonValueFromContainer(&ls->page->root, "totalResults",
+											 strlen("totalResults"), NULL);
+			if (v && v->type == jbvNumeric)
+				total = DatumGetInt64(DirectFunctionCall1(numeric_int8,
+														  NumericGetDatum(v->val.numeric)));
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("Signicat answered something other than a list to %s", op->id)));
+		ls->nitems = JsonContainerSize(ls->items);
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	ls->last_page = !op->paged || ls->nitems < ls->pc.page_size || ls->nitems == 0 ||
+		(total >= 0 && ls->offset + ls->nitems >= total);
+	ls->offset += ls->nitems;
+}
+
+/* A member by name, or one level down (process.dossier.dossierId). */
+static JsonbValue *
+find_member(JsonbContainer *obj, const char *key)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(obj, key, strlen(key), NULL);
+	JsonbIterator *it;
+	JsonbValue	member;
+	JsonbIteratorToken tok;
+
+	if (v)
+		return v;
+	it = JsonbIteratorInit(obj);
+	while ((tok = JsonbIteratorNext(&it, &member, true)) != WJB_DONE)
+	{
+		if (tok == WJB_VALUE && member.type == jbvBinary &&
+			JsonContainerIsObject(member.val.binary.data) &&
+			(v = getKeyJsonValueFromContainer(member.val.binary.data, key, strlen(key), NULL)) != NULL)
+			return v;
+	}
+	return NULL;
+}
+
+static Datum
+column_value(ListState *ls, int col, JsonbValue *item, bool *isnull)
+{
+	Form_pg_attribute att = TupleDescAttr(ls->tupdesc, col);
+	JsonbValue *v;
+	char	   *text;
+
+	*isnull = false;
+	if (ls->keys[col] == NULL)
+		return JsonbPGetDatum(JsonbValueToJsonb(item));
+	if (item->type != jbvBinary || !JsonContainerIsObject(item->val.binary.data) ||
+		(v = find_member(item->val.binary.data, ls->keys[col])) == NULL ||
+		v->type == jbvNull)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	if (att->atttypid == JSONBOID)
+		return JsonbPGetDatum(JsonbValueToJsonb(v));
+	switch (v->type)
+	{
+		case jbvString:
+			text = pnstrdup(v->val.string.val, v->val.string.len);
+			break;
+		case jbvNumeric:
+			text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+			break;
+		case jbvBool:
+			text = pstrdup(v->val.boolean ? "true" : "false");
+			break;
+		default:
+			text = JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+			break;
+	}
+	return InputFunctionCall(&ls->infuncs[col], text, ls->ioparams[col], att->atttypmod);
+}
+
+PG_FUNCTION_INFO_V1(signicat_list_operation);
+
+/*
+ * Generic list operation: one typed row per list item, columns matched by
+ * name to item members (created_at <- createdAt), plus a raw jsonb column.
+ * Offset/limit paged lists are followed page by page; only one page is held
+ * in memory at a time.
+ */
+Datum
+signicat_list_operation(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	ListState  *ls;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		MemoryContext oldcxt;
+		TupleDesc	tupdesc;
+
+		funcctx = SRF_FIRSTCALL_INIT();
+		oldcxt = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "a Signicat list function must return a set of rows");
+
+		ls = palloc0(sizeof(ListState));
+		/* fn_extra belongs to the SRF machinery: bind per execution */
+		ls->b = bind_operation(fcinfo->flinfo, funcctx->multi_call_memory_ctx);
+		prepare_call(fcinfo, ls->b, &ls->pc);
+		ls->tupdesc = BlessTupleDesc(tupdesc);
+		ls->keys = palloc0(sizeof(char *) * tupdesc->natts);
+		ls->infuncs = palloc0(sizeof(FmgrInfo) * tupdesc->natts);
+		ls->ioparams = palloc0(sizeof(Oid) * tupdesc->natts);
+		for (int i = 0; i < tupdesc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+			Oid			infunc;
+
+			if (strcmp(NameStr(att->attname), "raw") == 0)
+				continue;
+			ls->keys[i] = snake_to_camel(NameStr(att->attname));
+			getTypeInputInfo(att->atttypid, &infunc, &ls->ioparams[i]);
+			fmgr_info_cxt(infunc, &ls->infuncs[i], funcctx->multi_call_memory_ctx);
+		}
+		ls->page_cxt = AllocSetContextCreate(funcctx->multi_call_memory_ctx,
+											 "signicat list page",
+											 ALLOCSET_DEFAULT_SIZES);
+		fetch_page(ls);
+		funcctx->user_fctx = ls;
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	funcctx = SRF_PERCALL_SETUP();
+	ls = (ListState *) funcctx->user_fctx;
+
+	while (ls->index >= ls->nitems && !ls->last_page)
+		fetch_page(ls);
+
+	if (ls->index < ls->nitems)
+	{
+		JsonbValue *item = getIthJsonbValueFromContainer(ls->items, ls->index++);
+		Datum	   *values = palloc(sizeof(Datum) * ls->tupdesc->natts);
+		bool	   *nulls = palloc(sizeof(bool) * ls->tupdesc->natts);
+
+		for (int i = 0; i < ls->tupdesc->natts; i++)
+			values[i] = column_value(ls, i, item, &nulls[i]);
+		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(heap_form_tuple(ls->tupdesc, values, nulls)));
+	}
+	SRF_RETURN_DONE(funcctx);
+}
+
+/* ---------- the escape hatch ---------- */
+
+static void
+check_raw_path(const char *path)
+{
+	const char *seg;
+
+	if (path[0] != '/')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("path must start with \"/\"")));
+	for (const char *p = path; *p; p++)
+	{
+		if (!(isalnum((unsigned char) *p) || strchr("-._~!$&'()*+,;=:@/%", *p)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("path contains a character that is not allowed: \"%c\"", *p),
+					 errhint("Escape values in the path, and give query parameters in the query argument.")));
+	}
+	/* no empty, "." or ".." segments: the path cannot leave its API */
+	for (seg = path + 1;; seg = strchr(seg, '/') + 1)
+	{
+		size_t		len = strcspn(seg, "/");
+
+		if ((len == 0 && seg[0] == '/') || (len == 1 && seg[0] == '.') ||
+			(len == 2 && seg[0] == '.' && seg[1] == '.'))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("path must not contain empty, \".\" or \"..\" segments")));
+		if (seg[len] == '\0')
+			break;
+	}
+}
+
+PG_FUNCTION_INFO_V1(signicat_request);
+
+/*
+ * signicat.request(method, path, body, query): any Signicat endpoint through
+ * the same auth, retry and error path.  Answers JSON (or NULL when empty).
+ */
+Datum
+signicat_request(PG_FUNCTION_ARGS)
+{
+	static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
+	static const SignicatParam method_param = {"method", SIGNICAT_IN_PATH, true, methods};
+	SignicatCall call;
+	SignicatHttpResponse resp;
+	StringInfoData query;
+	char	   *method;
+	char	   *path;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("method and path are required")));
+	method = asc_toupper(text_to_cstring(PG_GETARG_TEXT_PP(0)), VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(0)));
+	signicat_check_allowed(&method_param, "method", method);
+	path = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	check_raw_path(path);
+
+	memset(&call, 0, sizeof(call));
+	call.opid = "request";
+	call.method = method;
+	call.path_template = path;
+	call.path = path;
+	call.accept = "application/json";
+
+	initStringInfo(&query);
+	if (!PG_ARGISNULL(3))
+	{
+		Jsonb	   *q = PG_GETARG_JSONB_P(3);
+		JsonbIterator *it;
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+		char	   *key = NULL;
+
+		if (!JB_ROOT_IS_OBJECT(q))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("query must be a JSON object")));
+		it = JsonbIteratorInit(&q->root);
+		while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+		{
+			if (tok == WJB_KEY)
+				key = pnstrdup(v.val.string.val, v.val.string.len);
+			else if ((tok == WJB_VALUE || tok == WJB_ELEM) && v.type != jbvNull)
+			{
+				char	   *s;
+
+				if (v.type == jbvString)
+					s = pnstrdup(v.val.string.val, v.val.string.len);
+				else if (v.type == jbvNumeric)
+					s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+				else if (v.type == jbvBool)
+					s = pstrdup(v.val.boolean ? "true" : "false");
+				else
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("query parameter \"%s\" must be a scalar or an array of scalars", key)));
+				signicat_append_query(&query, key, s);
+			}
+			else if (tok == WJB_BEGIN_OBJECT && key != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("query parameter \"%s\" must be a scalar or an array of scalars", key)));
+		}
+	}
+	call.query = query.data;
+
+	if (!PG_ARGISNULL(2))
+	{
+		Jsonb	   *body = PG_GETARG_JSONB_P(2);
+		char	   *text = JsonbToCString(NULL, &body->root, VARSIZE(body));
+
+		call.body = pg_server_to_any(text, strlen(text), PG_UTF8);
+		call.body_len = strlen(call.body);
+		call.content_type = "application/json";
+	}
+
+	signicat_execute(&call, &resp);
+	if (!answer_is_json(&resp, "answer"))
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(signicat_parse_json(resp.body, resp.body_len, "answer"));
+}

@@ -1,0 +1,154 @@
+/*-------------------------------------------------------------------------
+ * signicat.h
+ *	  Private declarations shared by the signicat extension's C files.
+ *
+ * Layers, top to bottom: operation.c (SQL-callable entry points bound to
+ * catalog entries) -> request.c (URL, auth, 401 refresh, answer mapping) ->
+ * auth.c (OAuth2 client-credentials token shared through shared memory) ->
+ * http.c (libcurl transport).  errors.c maps Signicat answers to SQLSTATEs,
+ * catalog.c/catalog_data.c describe every operation as data, signicat.c owns
+ * _PG_init, the GUCs and the shared memory hooks.
+ *-------------------------------------------------------------------------
+ */
+#ifndef SIGNICAT_H
+#define SIGNICAT_H
+
+#include "lib/stringinfo.h"
+#include "utils/jsonb.h"
+
+/* ---------- catalog.c / catalog_data.c ---------- */
+
+typedef enum SignicatParamIn
+{
+	SIGNICAT_IN_PATH,
+	SIGNICAT_IN_QUERY,
+	SIGNICAT_IN_BODY,
+	SIGNICAT_IN_HEADER
+} SignicatParamIn;
+
+typedef enum SignicatBodyKind
+{
+	SIGNICAT_BODY_NONE,
+	SIGNICAT_BODY_JSON,
+	SIGNICAT_BODY_MULTIPART
+} SignicatBodyKind;
+
+typedef struct SignicatParam
+{
+	const char *name;			/* wire name, e.g. "dossierId" */
+	SignicatParamIn in;
+	bool		required;
+	const char *const *allowed; /* NULL-terminated enum values, or NULL */
+} SignicatParam;
+
+typedef struct SignicatOperation
+{
+	const char *id;				/* operation id = SQL function name */
+	const char *api;			/* assure, auth, share, reuseid, mobileid */
+	const char *method;
+	const char *path;			/* template with {param} placeholders */
+	SignicatBodyKind body;
+	bool		body_required;
+	bool		idempotent;
+	const char *accept;			/* Accept header */
+	const char *envelope;		/* member wrapping every answer, or NULL */
+	const char *list_member;	/* array member holding list items, or NULL */
+	bool		paged;			/* offset/limit paging */
+	int			nparams;
+	const SignicatParam *params;
+} SignicatOperation;
+
+extern const SignicatOperation signicat_operations[];
+extern const int signicat_noperations;
+
+extern const SignicatOperation *signicat_find_operation(const char *id);
+extern const SignicatParam *signicat_find_param(const SignicatOperation *op,
+												const char *name);
+extern void signicat_check_allowed(const SignicatParam *param,
+								   const char *argname, const char *value);
+
+/* ---------- signicat.c: settings ---------- */
+
+typedef enum SignicatTokenAuthMethod
+{
+	SIGNICAT_CLIENT_SECRET_BASIC,
+	SIGNICAT_CLIENT_SECRET_POST
+} SignicatTokenAuthMethod;
+
+extern char *signicat_base_url;
+extern char *signicat_token_url;
+extern char *signicat_client_id;
+extern char *signicat_client_secret;
+extern char *signicat_scope;
+extern int	signicat_token_auth_method;
+extern char *signicat_account_id;
+extern int	signicat_connect_timeout_ms;
+extern int	signicat_timeout_ms;
+extern char *signicat_ca_file;
+extern int	signicat_max_response_size;
+extern char *signicat_user_agent;
+
+/* ---------- http.c: transport ---------- */
+
+typedef struct SignicatHttpRequest
+{
+	const char *method;
+	const char *url;
+	const char *body;			/* NULL: no body */
+	size_t		body_len;
+	const char *content_type;	/* of the body */
+	const char *accept;
+	const char *bearer;			/* access token, or NULL */
+	const char *account_id;		/* Signicat-AccountId header, or NULL */
+	const char *basic_user;		/* HTTP Basic credentials (token request) */
+	const char *basic_password;
+} SignicatHttpRequest;
+
+typedef struct SignicatHttpResponse
+{
+	long		status;
+	char	   *body;			/* palloc'd, NUL-terminated */
+	size_t		body_len;
+	char	   *content_type;	/* palloc'd, or NULL */
+	long		retry_after;	/* seconds, -1 when absent */
+} SignicatHttpResponse;
+
+extern void signicat_http_perform(const SignicatHttpRequest *req,
+								  SignicatHttpResponse *resp);
+extern char *signicat_url_escape(const char *s, bool escape_dots);
+extern bool signicat_content_type_is_json(const char *content_type);
+
+/* ---------- auth.c: access token ---------- */
+
+extern Size signicat_auth_shmem_size(void);
+extern void signicat_auth_shmem_startup(void);
+extern char *signicat_get_token(uint64 *generation);
+extern void signicat_invalidate_token(uint64 generation);
+
+/* ---------- request.c: one request path for every operation ---------- */
+
+typedef struct SignicatCall
+{
+	const char *opid;			/* operation id, or "request" */
+	const char *method;
+	const char *path_template;	/* for messages: never holds values */
+	const char *path;			/* expanded, escaped */
+	const char *query;			/* "a=b&c=d" (escaped) or NULL */
+	const char *body;
+	size_t		body_len;
+	const char *content_type;
+	const char *accept;
+} SignicatCall;
+
+extern void signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp);
+extern Jsonb *signicat_parse_json(const char *data, size_t len, const char *what);
+extern Jsonb *signicat_try_parse_json(const char *data, size_t len);
+extern void signicat_append_query(StringInfo query, const char *name, const char *value);
+
+/* ---------- errors.c: answers to SQLSTATEs ---------- */
+
+extern int	signicat_sqlstate_for_status(long status);
+extern void signicat_report_http_error(const SignicatCall *call,
+									   const SignicatHttpResponse *resp) pg_attribute_noreturn();
+
+#endif							/* SIGNICAT_H */
