@@ -11,8 +11,8 @@
  * see the same stale token only the first forces a refresh.
  *
  * Without shared_preload_libraries the same logic runs on a per-backend
- * slot.  The slot is keyed by a hash of the token URL, client id, scope and
- * auth method, so a session with other credentials never uses a token that
+ * slot.  The slot is keyed by a hash of the token URL, client id and secret,
+ * scope and auth method, so a session with other credentials never uses a token that
  * was issued for different ones.
  *
  * Secrets: the client secret and the token are never logged or put in an
@@ -88,9 +88,10 @@ settings_key(void)
 	uint32		h;
 
 	initStringInfo(&s);
-	appendStringInfo(&s, "%s\n%s\n%s\n%d", signicat_token_url, signicat_client_id,
-					 signicat_scope, signicat_token_auth_method);
+	appendStringInfo(&s, "%s\n%s\n%s\n%d\n%s", signicat_token_url, signicat_client_id,
+					 signicat_scope, signicat_token_auth_method, signicat_client_secret);
 	h = hash_bytes((const unsigned char *) s.data, s.len);
+	explicit_bzero(s.data, s.len);
 	pfree(s.data);
 	return h;
 }
@@ -217,6 +218,10 @@ fetch_token(int *expires_in)
 			{
 				error = json_string_member(&answer->root, "error");
 				description = json_string_member(&answer->root, "error_description");
+				/* the detail ends with its own period */
+				if (description && description[0] &&
+					description[strlen(description) - 1] == '.')
+					description[strlen(description) - 1] = '\0';
 			}
 		}
 		ereport(ERROR,

@@ -69,6 +69,15 @@ problem_string(Jsonb *problem, const char *name)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
+/* Append one "field: message" line unless the detail already says it. */
+static void
+flush_line(StringInfo detail, StringInfo line)
+{
+	if (line->len > 0 && strstr(detail->data, line->data) == NULL)
+		appendStringInfo(detail, "%s%s", detail->len ? "\n" : "", line->data);
+	resetStringInfo(line);
+}
+
 /*
  * ASP.NET-style validation problems carry {"errors": {"field": ["msg"]}};
  * append them to the detail so the message names the field.
@@ -81,9 +90,11 @@ append_validation_errors(StringInfo detail, Jsonb *problem)
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	int			level = 0;
+	StringInfoData line;
 
 	if (problem == NULL)
 		return;
+	initStringInfo(&line);
 	errors = getKeyJsonValueFromContainer(&problem->root, "errors", strlen("errors"), NULL);
 	if (errors == NULL || errors->type != jbvBinary)
 		return;
@@ -96,11 +107,14 @@ append_validation_errors(StringInfo detail, Jsonb *problem)
 		else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
 			level--;
 		else if (tok == WJB_KEY && level == 1)
-			appendStringInfo(detail, "%s%.*s:", detail->len ? "\n" : "",
-							 v.val.string.len, v.val.string.val);
+		{
+			flush_line(detail, &line);
+			appendStringInfo(&line, "%.*s:", v.val.string.len, v.val.string.val);
+		}
 		else if ((tok == WJB_ELEM || tok == WJB_VALUE) && v.type == jbvString)
-			appendStringInfo(detail, " %.*s", v.val.string.len, v.val.string.val);
+			appendStringInfo(&line, " %.*s", v.val.string.len, v.val.string.val);
 	}
+	flush_line(detail, &line);
 }
 
 /*

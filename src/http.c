@@ -163,8 +163,9 @@ report_transport_error(CURLcode rc, const char *errbuf, const ResponseBuffer *bu
 	switch (rc)
 	{
 		case CURLE_OPERATION_TIMEDOUT:
+			/* not 57014: that is the statement's own cancel, see README */
 			ereport(ERROR,
-					(errcode(ERRCODE_QUERY_CANCELED),
+					(errcode(ERRCODE_CONNECTION_FAILURE),
 					 errmsg("Signicat request timed out"),
 					 errdetail("%s", reason),
 					 errhint("The limits are signicat.connect_timeout (%d ms) and signicat.timeout (%d ms).",

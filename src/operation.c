@@ -462,16 +462,15 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 		p = end;
 	}
 
-	/* query and body */
+	/*
+	 * query and body: a whole body argument goes first, so that the named
+	 * arguments pushed after it win (the last of duplicate keys is kept)
+	 */
 	if (op->body == SIGNICAT_BODY_JSON)
 		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	for (int i = 0; i < b->nargs; i++)
 	{
-		const BoundArg *a = &b->args[i];
-
-		if (PG_ARGISNULL(i))
-			continue;
-		if (a->role == ROLE_BODY)
+		if (b->args[i].role == ROLE_BODY && !PG_ARGISNULL(i))
 		{
 			Jsonb	   *given = PG_GETARG_JSONB_P(i);
 			JsonbIterator *it;
@@ -489,7 +488,14 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 					pushJsonbValue(&state, tok, &v);
 			}
 		}
-		else if (a->role == ROLE_PARAM && a->param->in == SIGNICAT_IN_QUERY)
+	}
+	for (int i = 0; i < b->nargs; i++)
+	{
+		const BoundArg *a = &b->args[i];
+
+		if (PG_ARGISNULL(i))
+			continue;
+		if (a->role == ROLE_PARAM && a->param->in == SIGNICAT_IN_QUERY)
 		{
 			if (type_is_array(a->type))
 			{

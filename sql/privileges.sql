@@ -1,0 +1,64 @@
+-- privileges: nothing for PUBLIC; reader < operator < admin; secrets and
+-- connection settings are for superusers only.
+SELECT t.reset();
+GRANT USAGE ON SCHEMA t TO PUBLIC;
+
+SELECT count(*) AS functions,
+       count(*) FILTER (WHERE has_function_privilege('public', p.oid, 'EXECUTE')) AS public_executable
+FROM pg_proc p WHERE p.pronamespace = 'signicat'::regnamespace;
+SELECT has_schema_privilege('public', 'signicat', 'USAGE') AS public_schema_usage;
+
+-- every function is granted to exactly one of the three roles
+SELECT r.rolname, count(*) AS functions
+FROM pg_proc p
+CROSS JOIN LATERAL aclexplode(p.proacl) a
+JOIN pg_roles r ON r.oid = a.grantee
+WHERE p.pronamespace = 'signicat'::regnamespace AND a.privilege_type = 'EXECUTE'
+  AND r.rolname LIKE 'signicat\_%'
+GROUP BY r.rolname ORDER BY r.rolname;
+
+CREATE ROLE regress_signicat_nobody;
+CREATE ROLE regress_signicat_reader IN ROLE signicat_reader;
+CREATE ROLE regress_signicat_operator IN ROLE signicat_operator;
+CREATE ROLE regress_signicat_admin IN ROLE signicat_admin;
+SELECT (signicat.assure_create_dossier('privileges')->>'dossierId') AS d \gset
+
+SET ROLE regress_signicat_nobody;
+SELECT t.err('SELECT count(*) FROM signicat.assure_list_dossiers()') AS nobody_list;
+RESET ROLE;
+
+SET ROLE regress_signicat_reader;
+SELECT count(*) > 0 AS reader_can_list FROM signicat.assure_list_dossiers();
+SELECT signicat.assure_get_dossier(:'d')->>'externalReference' AS reader_can_get;
+SELECT t.err($$SELECT signicat.assure_create_dossier('x')$$) AS reader_create;
+SELECT t.err(format('SELECT signicat.assure_delete_dossier(%L)', :'d')) AS reader_delete;
+SELECT t.err($$SELECT signicat.request('GET', '/assure/dossiers')$$) AS reader_request;
+-- settings: the secret is hidden, connection settings cannot be changed
+SELECT t.err('SHOW signicat.client_secret') AS show_secret;
+SELECT count(*) AS secret_rows FROM pg_settings WHERE name = 'signicat.client_secret';
+SELECT t.err($$SELECT current_setting('signicat.client_secret')$$) AS current_setting_secret;
+SELECT t.err($$SET signicat.base_url = 'http://127.0.0.1:9'$$) AS set_base_url;
+SELECT t.err($$SET signicat.token_url = 'http://127.0.0.1:9'$$) AS set_token_url;
+SELECT t.err($$SET signicat.client_id = 'someone-else'$$) AS set_client_id;
+SELECT t.err($$SET signicat.ca_file = '/tmp/ca.pem'$$) AS set_ca_file;
+SELECT t.err($$SET signicat.account_id = 'acct-1'$$) AS set_account_id;
+SELECT setting FROM pg_settings WHERE name = 'signicat.client_id';
+RESET ROLE;
+
+SET ROLE regress_signicat_operator;
+SELECT signicat.assure_create_dossier('by operator')->>'externalReference' AS operator_create;
+SELECT t.err('SELECT signicat.assure_delete_all_dossiers(true)') AS operator_delete_all;
+SELECT t.err($$SELECT signicat.request('GET', '/assure/dossiers')$$) AS operator_request;
+SELECT signicat.assure_delete_dossier(:'d') AS operator_delete;
+RESET ROLE;
+
+SET ROLE regress_signicat_admin;
+SELECT signicat.request('GET', '/assure/dossiers') IS NOT NULL AS admin_request;
+SELECT signicat.assure_delete_all_dossiers(true) AS admin_delete_all;
+RESET ROLE;
+
+-- superusers see the secret is set (tests never print it)
+SELECT current_setting('signicat.client_secret') <> '' AS secret_is_set;
+SELECT count(*) AS in_show_all FROM pg_settings WHERE name = 'signicat.client_secret';
+
+DROP ROLE regress_signicat_nobody, regress_signicat_reader, regress_signicat_operator, regress_signicat_admin;

@@ -1,0 +1,835 @@
+"""Assure API of the Signicat mock: routes, in-memory state and process status progression.
+
+This module owns the ``/assure`` routes (dossiers, user data, dossier files, processes, process
+images/video/result, process list), their state (:class:`AssureState`, cleared by
+``POST /__mock/reset``), the Assure config options of ``/__mock/config``
+(``final_status``, ``process_polls_until_final``, ``process_list_format``) and the control route
+``POST /__mock/seed-processes``.  Operation ids are the catalog's (endpoints.md).
+
+Process life cycle in the mock: ``pending`` after Create process -> ``processing`` after Start
+verification -> final after ``process_polls_until_final`` GETs of the process (the final status
+is ``mock-final=<status>`` from the dossier's externalReference, else config ``final_status``).
+Fail process moves a pending process to ``failed``.
+
+The route handlers run one at a time under the server lock (see signicat_mock.Api).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import io
+import json
+import re
+import secrets
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from signicat_mock import Api, ApiError, Request, Response, parse_rfc3339, rfc3339, \
+    validation_error
+
+# --------------------------------------------------------------------------------------------
+# Vocabulary (from signicat-openapi.json, schemas Assure*)
+# --------------------------------------------------------------------------------------------
+
+PROVIDERS = ("eid", "onfido", "readid", "signicatpaper", "facetec", "webid",
+             "signicatpictureid", "signicatvideoid", "connect:idmethod")
+PROCESS_TYPES = ("attended", "unattended", "substantial", "document", "documentSelfie",
+                 "documentVideo", "sdk", "ready", "accountid", "videoid", "substantialFullyAuto",
+                 "high")
+DOCUMENT_TYPES = (
+    "driversLicense", "passport", "identityCard", "residencePermit", "workPermit", "voterId",
+    "postalIdCard", "professionalQualificationCard", "professionalPermit", "socialSecurity",
+    "panCard", "passportCard", "stateId", "visa", "asylumRegistrationCard",
+    "nationalHealthInsuranceCard", "aadharCard", "immigrationStatusDocument", "indigenousCard",
+    "municipalityIdentityCard", "privateOperatorsCard", "certificateOfSponsorship",
+    "serviceIdCard", "taxId")
+STATUSES = ("pending", "processing", "accepted", "rejected", "canceled", "failed", "inconclusive")
+FINAL_STATUSES = ("accepted", "rejected", "inconclusive", "failed", "canceled")
+RESULT_STATUSES = ("accepted", "rejected", "inconclusive")  # those with a finalResult
+
+DEFAULT_PROCESS_TYPE = {"onfido": "documentSelfie", "eid": "unattended", "readid": "sdk"}
+PROVIDERS_WITH_API_URL = ("readid", "eid", "signicatvideoid")
+PROVIDERS_NEEDING_FRONT = ("onfido", "signicatpaper", "facetec", "signicatpictureid")
+PROVIDERS_VERIFY_204 = ("readid", "webid")
+
+IMAGE_DEPICTIONS = ("front", "back", "selfie")
+MEDIA_TYPES = {"image/png": "png", "image/jpeg": "jpg"}
+USER_DATA_STRINGS = ("firstName", "lastName", "gender", "nationality", "dateOfBirth",
+                     "personalIdentificationNumber", "placeOfBirth", "mobile", "email")
+
+VIDEO_BYTES = (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+               b"\x00\x00\x00\x08free\x00\x00\x00\x08mdat")
+ZIP_DATE = (2020, 1, 1, 0, 0, 0)
+MOCK_FINAL_RE = re.compile(r"mock-final=([A-Za-z]+)")
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+                     re.IGNORECASE)
+DATA_URL_RE = re.compile(r"^data:(image/png|image/jpeg);base64,(.*)$", re.DOTALL)
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+INT_RE = re.compile(r"^-?\d+$")
+
+
+# --------------------------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Image:
+    media_type: str
+    data: bytes
+
+
+@dataclass
+class UserData:
+    fields: dict
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclass
+class Process:
+    process_id: str
+    provider: str
+    process_type: Optional[str]
+    document_type: Optional[str]
+    status: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    images: dict = field(default_factory=dict)      # depiction -> Image
+    polls: int = 0                                  # GETs while processing
+    fail_reason: Optional[dict] = None
+    finished_at: Optional[dt.datetime] = None
+
+
+@dataclass
+class Dossier:
+    dossier_id: str
+    external_reference: Optional[str]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    user_data: Optional[UserData] = None
+    files: dict = field(default_factory=dict)       # depiction -> Image
+    processes: dict = field(default_factory=dict)   # processId -> Process, creation order
+
+
+class AssureState:
+    """All Assure data of one mock server."""
+
+    def __init__(self) -> None:
+        self.dossiers: dict[str, Dossier] = {}      # creation order
+
+    def reset(self) -> None:
+        self.dossiers.clear()
+
+
+def _check_final_status(value: Any) -> str:
+    if value not in FINAL_STATUSES:
+        raise ValueError("must be one of %s" % ", ".join(FINAL_STATUSES))
+    return value
+
+
+def _check_polls(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("must be an integer >= 0")
+    return value
+
+
+def _check_list_format(value: Any) -> str:
+    if value not in ("object", "bare"):
+        raise ValueError("must be 'object' or 'bare'")
+    return value
+
+
+API = Api("assure", state_factory=AssureState)
+API.config_option("final_status", "accepted", _check_final_status,
+                  "final status reached by processes (unless mock-final=... in externalReference)")
+API.config_option("process_polls_until_final", 2, _check_polls,
+                  "GETs of a processing process until it is final (the Nth GET shows it final)")
+API.config_option("process_list_format", "object", _check_list_format,
+                  "GET /assure/processes answers {processes, filters, totalResults} "
+                  "or a bare array")
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers: parameters, lookups, images, JSON renderings
+# --------------------------------------------------------------------------------------------
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def uuid_param(req: Request, name: str) -> str:
+    value = req.params[name]
+    if not UUID_RE.match(value):
+        raise validation_error({name: ["'%s' is not a valid UUID." % value]})
+    return value.lower()
+
+
+def load_dossier(req: Request) -> Dossier:
+    """The dossier named by the {dossierId} path parameter, or 400/404."""
+    dossier = req.state.dossiers.get(uuid_param(req, "dossierId"))
+    if dossier is None:
+        raise ApiError(404, "Dossier not found.")
+    return dossier
+
+
+def load_process(req: Request) -> tuple[Dossier, Process]:
+    """The dossier and process named by the path, or 400/404."""
+    dossier = load_dossier(req)
+    process = dossier.processes.get(uuid_param(req, "processId"))
+    if process is None:
+        raise ApiError(404, "Process not found.")
+    return dossier, process
+
+
+def body_object(req: Request, required: bool = False) -> dict:
+    """The JSON object body ({} when empty and not required)."""
+    body = req.json_object(default=None)
+    if body is None:
+        if required:
+            raise validation_error({"$": ["A JSON object body is required."]},
+                                   detail="A JSON object body is required.")
+        return {}
+    return body
+
+
+def parse_data_url(field_name: str, value: Any) -> Image:
+    """``data:image/png;base64,...`` or ``data:image/jpeg;base64,...`` -> Image, else 400."""
+    if not isinstance(value, str):
+        raise validation_error({field_name: ["Must be a dataURL string."]})
+    m = DATA_URL_RE.match(value)
+    if not m:
+        raise validation_error({field_name: [
+            "Must be a dataURL: data:image/png;base64,... or data:image/jpeg;base64,..."]})
+    try:
+        data = base64.b64decode(m.group(2), validate=True)
+    except (binascii.Error, ValueError):
+        raise validation_error({field_name: ["The base64 payload is invalid."]}) from None
+    if not data:
+        raise validation_error({field_name: ["The image is empty."]})
+    return Image(m.group(1), data)
+
+
+def parse_images(body: dict) -> dict:
+    """{depiction: Image} for the front/back/selfie fields present in ``body``."""
+    return {name: parse_data_url(name, body[name]) for name in IMAGE_DEPICTIONS
+            if body.get(name) is not None}
+
+
+def depiction_param(req: Request, allowed: tuple) -> str:
+    value = req.query_one("depiction")
+    if value not in allowed:
+        raise validation_error({"depiction": ["Required; one of %s." % ", ".join(allowed)]})
+    return value
+
+
+def touch(dossier: Dossier, req: Request) -> None:
+    dossier.updated_at = req.now()
+
+
+def dossier_json(d: Dossier) -> dict:
+    out: dict[str, Any] = {"dossierId": d.dossier_id}
+    if d.external_reference is not None:
+        out["externalReference"] = d.external_reference
+    out["createdAt"] = rfc3339(d.created_at)
+    out["updatedAt"] = rfc3339(d.updated_at)
+    return out
+
+
+def slim_process_json(p: Process) -> dict:
+    return {"processId": p.process_id, "provider": p.provider, "processType": p.process_type,
+            "status": p.status, "createdAt": rfc3339(p.created_at),
+            "updatedAt": rfc3339(p.updated_at)}
+
+
+def external_id(p: Process) -> str:
+    return "n/a" if p.provider == "facetec" else "%s-%s" % (p.provider, p.process_id[:8])
+
+
+def depictions(p: Process) -> list:
+    names = [d for d in IMAGE_DEPICTIONS if d in p.images]
+    if portrait(p) is not None:
+        names.append("portrait")
+    return names
+
+
+def portrait(p: Process) -> Optional[Image]:
+    """The portrait (the selfie) once the process is final."""
+    return p.images.get("selfie") if p.status in FINAL_STATUSES else None
+
+
+def final_result(d: Dossier, p: Process) -> dict:
+    user = d.user_data.fields if d.user_data else {}
+    return {
+        "firstName": user.get("firstName") or "JOHN",
+        "lastName": user.get("lastName") or "SMITH",
+        "dateOfBirth": user.get("dateOfBirth") or "1986-07-24",
+        "documentType": p.document_type or "passport",
+        "documentNumber": "C1234567",
+        "issuingCountry": "PRT",
+    }
+
+
+def provider_specific(p: Process) -> dict:
+    result = "clear" if p.status == "accepted" else "consider"
+    document_type = p.document_type or "passport"
+    if p.provider == "onfido":
+        return {"facialSimilarity": {"result": result, "similarityScore": "high"},
+                "documentVerification": {"result": result, "subResult": result,
+                                         "documentType": document_type}}
+    if p.provider == "readid":
+        return {"consolidatedIdentityData": {"documentType": document_type,
+                                             "documentNumber": "C1234567"}}
+    if p.provider in ("eid", "signicatvideoid"):
+        return {"ocr": {"documentNumber": "C1234567"}, "manualApproval": {"result": result}}
+    return {"verification": {"result": result, "mock": True}}
+
+
+def process_json(d: Dossier, p: Process) -> dict:
+    """Get process answer."""
+    out = {"processId": p.process_id, "provider": p.provider, "processType": p.process_type,
+           "status": p.status, "depictions": depictions(p),
+           "createdAt": rfc3339(p.created_at), "updatedAt": rfc3339(p.updated_at)}
+    if p.status in RESULT_STATUSES:
+        out["finalResult"] = final_result(d, p)
+        out["providerSpecific"] = provider_specific(p)
+    if p.fail_reason is not None:
+        out["failReason"] = p.fail_reason
+    return out
+
+
+def target_final_status(req: Request, d: Dossier) -> str:
+    m = MOCK_FINAL_RE.search(d.external_reference or "")
+    if m and m.group(1) in FINAL_STATUSES:
+        return m.group(1)
+    return req.config["final_status"]
+
+
+def set_status(req: Request, p: Process, status: str,
+               fail_reason: Optional[dict] = None) -> None:
+    p.status = status
+    p.updated_at = req.now()
+    if status in FINAL_STATUSES:
+        p.finished_at = p.updated_at
+    if status == "failed":
+        p.fail_reason = fail_reason or {
+            "type": "providerError",
+            "message": "The provider could not complete the verification (mock)."}
+
+
+def count_poll(req: Request, d: Dossier, p: Process) -> None:
+    """One GET of a processing process; the Nth one makes it final."""
+    if p.status != "processing":
+        return
+    p.polls += 1
+    if p.polls >= max(1, req.config["process_polls_until_final"]):
+        set_status(req, p, target_final_status(req, d))
+
+
+# --------------------------------------------------------------------------------------------
+# Dossiers
+# --------------------------------------------------------------------------------------------
+
+@API.route("POST", "/assure/dossiers", "assure_create_dossier")
+def create_dossier(req: Request) -> Response:
+    body = body_object(req)
+    reference = body.get("externalReference")
+    if reference is not None and not isinstance(reference, str):
+        raise validation_error({"externalReference": ["Must be a string."]})
+    now = req.now()
+    dossier = Dossier(new_id(), reference, now, now)
+    req.state.dossiers[dossier.dossier_id] = dossier
+    return Response.json(dossier_json(dossier), 201)
+
+
+@API.route("GET", "/assure/dossiers", "assure_list_dossiers")
+def list_dossiers(req: Request) -> Response:
+    newest = list(req.state.dossiers.values())[-100:]
+    return Response.json([dossier_json(d) for d in reversed(newest)])
+
+
+@API.route("GET", "/assure/dossiers/{dossierId}", "assure_get_dossier")
+def get_dossier(req: Request) -> Response:
+    dossier = load_dossier(req)
+    out = dossier_json(dossier)
+    out["processes"] = [slim_process_json(p) for p in dossier.processes.values()]
+    return Response.json(out)
+
+
+@API.route("DELETE", "/assure/dossiers/all", "assure_delete_all_dossiers")
+def delete_all_dossiers(req: Request) -> Response:
+    req.state.dossiers.clear()
+    return Response.empty(204)
+
+
+@API.route("DELETE", "/assure/dossiers/{dossierId}", "assure_delete_dossier")
+def delete_dossier(req: Request) -> Response:
+    dossier = load_dossier(req)
+    if any(p.provider == "onfido" and p.status == "processing"
+           for p in dossier.processes.values()):
+        raise ApiError(409, "The dossier has an onfido process in processing; "
+                            "it cannot be deleted now.")
+    del req.state.dossiers[dossier.dossier_id]
+    return Response.empty(204)
+
+
+# --------------------------------------------------------------------------------------------
+# User data
+# --------------------------------------------------------------------------------------------
+
+def validate_user_data(data: Any, partial: bool) -> None:
+    """400 naming ``userData.<field>``; with ``partial`` (PUT) "" means delete and is fine."""
+    if not isinstance(data, dict):
+        raise validation_error({"userData": ["Required; must be an object."]})
+    errors: dict[str, list] = {}
+
+    def bad(name: str, message: str) -> None:
+        errors.setdefault("userData." + name, []).append(message)
+
+    for name, value in data.items():
+        if partial and value == "":
+            continue
+        if name in USER_DATA_STRINGS and not isinstance(value, str):
+            bad(name, "Must be a string.")
+        elif name in ("firstName", "lastName") and len(value) > 64:
+            bad(name, "At most 64 characters.")
+        elif name == "gender" and value not in ("M", "F"):
+            bad(name, "Must be M or F.")
+        elif name == "dateOfBirth" and not _is_date(value):
+            bad(name, "Must be a date YYYY-MM-DD.")
+        elif name == "address" and not isinstance(value, dict):
+            bad(name, "Must be an object.")
+    if errors:
+        raise validation_error(errors)
+
+
+def _is_date(value: str) -> bool:
+    if not DATE_RE.match(value):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def user_data_body(req: Request, partial: bool) -> dict:
+    body = body_object(req, required=True)
+    data = body.get("userData")
+    validate_user_data(data, partial)
+    return data
+
+
+@API.route("POST", "/assure/dossiers/{dossierId}/userdata", "assure_set_user_data")
+def set_user_data(req: Request) -> Response:
+    dossier = load_dossier(req)
+    data = user_data_body(req, partial=False)
+    if dossier.user_data is not None:
+        raise ApiError(409, "User data already exists for this dossier; use PUT to update it.")
+    now = req.now()
+    dossier.user_data = UserData(dict(data), now, now)
+    dossier.updated_at = now
+    return Response.empty(201)
+
+
+@API.route("PUT", "/assure/dossiers/{dossierId}/userdata", "assure_update_user_data")
+def update_user_data(req: Request) -> Response:
+    dossier = load_dossier(req)
+    data = user_data_body(req, partial=True)
+    if dossier.user_data is None:
+        raise ApiError(404, "User data not found.")
+    for name, value in data.items():
+        if value == "":
+            dossier.user_data.fields.pop(name, None)
+        else:
+            dossier.user_data.fields[name] = value
+    dossier.user_data.updated_at = req.now()
+    dossier.updated_at = dossier.user_data.updated_at
+    return Response.empty(204)
+
+
+@API.route("GET", "/assure/dossiers/{dossierId}/userdata", "assure_get_user_data")
+def get_user_data(req: Request) -> Response:
+    dossier = load_dossier(req)
+    if dossier.user_data is None:
+        raise ApiError(404, "User data not found.")
+    u = dossier.user_data
+    return Response.json({"dossierId": dossier.dossier_id, "userData": u.fields,
+                          "createdAt": rfc3339(u.created_at), "updatedAt": rfc3339(u.updated_at)})
+
+
+@API.route("DELETE", "/assure/dossiers/{dossierId}/userdata", "assure_delete_user_data")
+def delete_user_data(req: Request) -> Response:
+    dossier = load_dossier(req)
+    if dossier.user_data is None:
+        raise ApiError(404, "User data not found.")
+    dossier.user_data = None
+    touch(dossier, req)
+    return Response.empty(204)
+
+
+# --------------------------------------------------------------------------------------------
+# Dossier files
+# --------------------------------------------------------------------------------------------
+
+@API.route("POST", "/assure/dossiers/{dossierId}/files", "assure_set_dossier_files")
+def set_dossier_files(req: Request) -> Response:
+    dossier = load_dossier(req)
+    body = body_object(req, required=True)
+    source = body.get("processId")
+    images = parse_images(body)
+    if source is None and not images:
+        raise validation_error({"images": [
+            "Give at least one of front, back, selfie (dataURL) or a processId."]})
+    copied = {}
+    if source is not None:
+        if not isinstance(source, str) or not UUID_RE.match(source):
+            raise validation_error({"processId": ["Must be a UUID."]})
+        process = dossier.processes.get(source.lower())
+        if process is None:
+            raise ApiError(404, "Process not found.")
+        copied = dict(process.images)
+    dossier.files.update(copied)
+    dossier.files.update(images)
+    touch(dossier, req)
+    return Response.empty(201)
+
+
+@API.route("GET", "/assure/dossiers/{dossierId}/files", "assure_get_dossier_file")
+def get_dossier_file(req: Request) -> Response:
+    dossier = load_dossier(req)
+    image = dossier.files.get(depiction_param(req, IMAGE_DEPICTIONS))
+    if image is None:
+        raise ApiError(404, "File not found.")
+    return Response.raw(image.data, image.media_type)
+
+
+@API.route("DELETE", "/assure/dossiers/{dossierId}/files", "assure_delete_dossier_files")
+def delete_dossier_files(req: Request) -> Response:
+    dossier = load_dossier(req)
+    dossier.files.clear()
+    touch(dossier, req)
+    return Response.empty(204)
+
+
+# --------------------------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------------------------
+
+def validate_process_request(body: dict) -> None:
+    errors: dict[str, list] = {}
+    provider = body.get("provider")
+    if provider is None:
+        errors["provider"] = ["Required; one of %s." % ", ".join(PROVIDERS)]
+    elif provider not in PROVIDERS:
+        errors["provider"] = ["Unknown provider %r; one of %s." % (provider, ", ".join(PROVIDERS))]
+    process_type = body.get("processType")
+    if process_type is not None and process_type not in PROCESS_TYPES:
+        errors["processType"] = ["Unknown processType %r." % (process_type,)]
+    document_type = body.get("documentType")
+    if document_type is not None and document_type not in DOCUMENT_TYPES:
+        errors["documentType"] = ["Unknown documentType %r." % (document_type,)]
+    parameters = body.get("processParameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        errors["processParameters"] = ["Must be an object."]
+        parameters = None
+    if provider == "signicatpaper":
+        country = body.get("documentCountry")
+        if not isinstance(country, str) or not country:
+            errors["documentCountry"] = ["Required for provider signicatpaper."]
+    if provider == "webid" and not isinstance((parameters or {}).get("webid"), dict):
+        errors["processParameters.webid"] = ["Required (object) for provider webid."]
+    if errors:
+        raise validation_error(errors)
+
+
+@API.route("POST", "/assure/dossiers/{dossierId}/processes", "assure_create_process")
+def create_process(req: Request) -> Response:
+    dossier = load_dossier(req)
+    body = body_object(req, required=True)
+    validate_process_request(body)
+    provider = body["provider"]
+    now = req.now()
+    process = Process(new_id(), provider,
+                      body.get("processType") or DEFAULT_PROCESS_TYPE.get(provider),
+                      body.get("documentType"), "pending", now, now)
+    dossier.processes[process.process_id] = process
+    dossier.updated_at = now
+    out = slim_process_json(process)
+    out["authorization"] = "mock-sdk-token-" + secrets.token_hex(16)
+    if provider in PROVIDERS_WITH_API_URL:
+        out["providerApiUrl"] = "https://%s.provider.mock.invalid/api" % provider
+    if provider == "webid":
+        out["redirectUrl"] = "https://webid.provider.mock.invalid/ident/" + process.process_id
+    return Response.json(out, 201)
+
+
+@API.route("GET", "/assure/dossiers/{dossierId}/processes/{processId}", "assure_get_process")
+def get_process(req: Request) -> Response:
+    dossier, process = load_process(req)
+    count_poll(req, dossier, process)
+    return Response.json(process_json(dossier, process))
+
+
+def validate_verify_request(body: dict, provider: str) -> None:
+    errors: dict[str, list] = {}
+    ids = body.get("documentIds")
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+        errors["documentIds"] = ["Must be an array of strings."]
+    enrollment = body.get("facetecEnrollment")
+    if enrollment is not None and not isinstance(enrollment, dict):
+        errors["facetecEnrollment"] = ["Must be an object."]
+    depiction = body.get("imageDepiction")
+    if depiction is not None and depiction not in ("selfie", "front"):
+        errors["imageDepiction"] = ["Must be selfie or front."]
+    authority = body.get("rAuthorityId")
+    if authority is not None and not isinstance(authority, str):
+        errors["rAuthorityId"] = ["Must be a string."]
+    if provider == "facetec":
+        if depiction is None:
+            errors.setdefault("imageDepiction", ["Required for provider facetec."])
+        if enrollment is None:
+            errors.setdefault("facetecEnrollment", ["Required for provider facetec."])
+    if errors:
+        raise validation_error(errors)
+
+
+@API.route("POST", "/assure/dossiers/{dossierId}/processes/{processId}",
+           "assure_start_verification")
+def start_verification(req: Request) -> Response:
+    _dossier, process = load_process(req)
+    validate_verify_request(body_object(req), process.provider)
+    if process.status != "pending":
+        raise ApiError(409, "The verification can only start from pending (status: %s)."
+                       % process.status)
+    if process.provider in PROVIDERS_NEEDING_FRONT and "front" not in process.images:
+        raise ApiError(400, "Images missing: set at least the front image of the process "
+                            "before starting the verification.")
+    set_status(req, process, "processing")
+    process.polls = 0
+    if process.provider in PROVIDERS_VERIFY_204:
+        return Response.empty(204)
+    return Response.json({"processId": process.process_id, "status": process.status})
+
+
+@API.route("DELETE", "/assure/dossiers/{dossierId}/processes/{processId}",
+           "assure_delete_process")
+def delete_process(req: Request) -> Response:
+    dossier, process = load_process(req)
+    if process.provider == "onfido" and process.status == "processing":
+        raise ApiError(409, "An onfido process cannot be deleted while processing.")
+    del dossier.processes[process.process_id]
+    touch(dossier, req)
+    return Response.empty(204)
+
+
+@API.route("POST", "/assure/dossiers/{dossierId}/processes/{processId}/images",
+           "assure_set_process_images")
+def set_process_images(req: Request) -> Response:
+    _dossier, process = load_process(req)
+    body = body_object(req, required=True)
+    if process.status != "pending":
+        raise ApiError(409, "The process is immutable once the verification started "
+                            "(status: %s)." % process.status)
+    images = parse_images(body)
+    if not images:
+        raise validation_error({"images": ["Give at least one of front, back, selfie (dataURL)."]})
+    process.images.update(images)
+    process.updated_at = req.now()
+    return Response.empty(201)
+
+
+@API.route("GET", "/assure/dossiers/{dossierId}/processes/{processId}/images",
+           "assure_get_process_image")
+def get_process_image(req: Request) -> Response:
+    _dossier, process = load_process(req)
+    depiction = depiction_param(req, IMAGE_DEPICTIONS + ("portrait",))
+    image = portrait(process) if depiction == "portrait" else process.images.get(depiction)
+    if image is None:
+        raise ApiError(404, "Image not found.")
+    return Response.raw(image.data, image.media_type)
+
+
+@API.route("POST", "/assure/dossiers/{dossierId}/processes/{processId}/fail",
+           "assure_fail_process")
+def fail_process(req: Request) -> Response:
+    _dossier, process = load_process(req)
+    if process.status != "pending":
+        raise ApiError(409, "Only a pending process can be failed (status: %s)."
+                       % process.status)
+    message = "Process failed by the client"
+    set_status(req, process, "failed", {"type": "failedByClient", "message": message})
+    return Response.json({"processId": process.process_id, "status": "failed",
+                          "reason": {"category": "manual", "reason": "failedByClient",
+                                     "message": message}})
+
+
+@API.route("GET", "/assure/dossiers/{dossierId}/processes/{processId}/external-id",
+           "assure_get_process_external_id")
+def get_process_external_id(req: Request) -> Response:
+    _dossier, process = load_process(req)
+    return Response.json({"externalId": external_id(process)})
+
+
+@API.route("GET", "/assure/dossiers/{dossierId}/processes/{processId}/video",
+           "assure_get_process_video")
+def get_process_video(req: Request) -> Response:
+    _dossier, process = load_process(req)
+    if process.status == "pending":
+        raise ApiError(404, "Video not found (the process is pending).")
+    return Response.raw(VIDEO_BYTES, "video/mp4")
+
+
+def result_zip(dossier: Dossier, process: Process, include_timestamps: bool) -> bytes:
+    """Deterministic zip: process.json, the images, optionally timestamps.json."""
+    files = [("process.json", json.dumps(process_json(dossier, process), indent=2,
+                                         sort_keys=True).encode("utf-8"))]
+    for name in IMAGE_DEPICTIONS:
+        image = process.images.get(name)
+        if image is not None:
+            files.append(("%s.%s" % (name, MEDIA_TYPES[image.media_type]), image.data))
+    if include_timestamps:
+        stamps = {"createdAt": rfc3339(process.created_at),
+                  "updatedAt": rfc3339(process.updated_at),
+                  "finishedAt": rfc3339(process.finished_at or process.updated_at)}
+        files.append(("timestamps.json", json.dumps(stamps, indent=2).encode("utf-8")))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files:
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+@API.route("GET", "/assure/dossiers/{dossierId}/processes/{processId}/download",
+           "assure_download_process_result")
+def download_process_result(req: Request) -> Response:
+    dossier, process = load_process(req)
+    flag = req.query_one("includeTimestamps")
+    if flag not in (None, "true", "false"):
+        raise validation_error({"includeTimestamps": ["Must be true or false."]})
+    if process.status not in FINAL_STATUSES:
+        return Response.empty(204)
+    data = result_zip(dossier, process, flag == "true")
+    return Response.raw(data, "application/zip", headers={
+        "Content-Disposition": 'attachment; filename="%s.zip"' % process.process_id})
+
+
+# --------------------------------------------------------------------------------------------
+# Process list
+# --------------------------------------------------------------------------------------------
+
+def _int_param(req: Request, name: str, default: int, low: int, high: int) -> int:
+    text = req.query_one(name)
+    if text is None:
+        return default
+    if not INT_RE.match(text) or not low <= int(text) <= high:
+        raise validation_error({name: ["Must be an integer in %d..%d." % (low, high)]})
+    return int(text)
+
+
+def _date_param(req: Request, name: str, required: bool) -> tuple[Optional[str],
+                                                                  Optional[dt.datetime]]:
+    text = req.query_one(name)
+    if text is None:
+        if required:
+            raise validation_error({name: ["Required: an RFC 3339 date-time, e.g. "
+                                           "2026-01-01T00:00:00Z."]})
+        return None, None
+    moment = parse_rfc3339(text)
+    if moment is None:
+        raise validation_error({name: ["Must be an RFC 3339 date-time with Z or an offset."]})
+    return text, moment
+
+
+def list_item_json(d: Dossier, p: Process) -> dict:
+    out = {"processId": p.process_id, "dossier": dossier_json(d), "provider": p.provider,
+           "status": p.status, "processType": p.process_type,
+           "createdAt": rfc3339(p.created_at), "updatedAt": rfc3339(p.updated_at),
+           "externalId": external_id(p)}
+    if p.fail_reason is not None:
+        out["failReason"] = p.fail_reason
+    return out
+
+
+@API.route("GET", "/assure/processes", "assure_list_processes")
+def list_processes(req: Request) -> Response:
+    start_text, start = _date_param(req, "startCreationDate", required=True)
+    end_text, end = _date_param(req, "endCreationDate", required=False)
+    if end is not None and end < start:
+        raise validation_error({"endCreationDate": ["Must not be before startCreationDate."]})
+    statuses: list[str] = []
+    for value in req.query.get("status", []):
+        for status in filter(None, value.split(",")):
+            if status not in STATUSES:
+                raise validation_error({"status": ["Unknown status %r; one of %s."
+                                                   % (status, ", ".join(STATUSES))]})
+            if status not in statuses:
+                statuses.append(status)
+    offset = _int_param(req, "offset", 0, 0, 200000)
+    limit = _int_param(req, "limit", 100, 1, 2000)
+    order = req.query_one("order") or "createdAtDescending"
+    if order not in ("createdAtDescending", "createdAtAscending"):
+        raise validation_error({"order": ["Must be createdAtDescending or createdAtAscending."]})
+
+    matches = [(d, p) for d in req.state.dossiers.values() for p in d.processes.values()
+               if start <= p.created_at and (end is None or p.created_at <= end)
+               and (not statuses or p.status in statuses)]
+    matches.sort(key=lambda dp: dp[1].created_at, reverse=(order == "createdAtDescending"))
+    page = [list_item_json(d, p) for d, p in matches[offset:offset + limit]]
+    if req.config["process_list_format"] == "bare":
+        return Response.json(page)
+    filters: dict[str, Any] = {"startCreationDate": start_text}
+    if end_text is not None:
+        filters["endCreationDate"] = end_text
+    filters.update({"statusList": statuses, "offset": offset, "limit": limit, "order": order})
+    return Response.json({"processes": page, "filters": filters, "totalResults": len(matches)})
+
+
+# --------------------------------------------------------------------------------------------
+# Control: bulk process creation for paging tests
+# --------------------------------------------------------------------------------------------
+
+@API.control_route("POST", "/__mock/seed-processes")
+def seed_processes(req: Request) -> Response:
+    """Body {"count": N, "status": "accepted", "provider": "onfido", "externalReference": str}:
+    one new dossier holding N processes, createdAt 1 ms apart from now."""
+    body = body_object(req)
+    count = body.get("count", 1)
+    status = body.get("status", "accepted")
+    provider = body.get("provider", "onfido")
+    reference = body.get("externalReference")
+    errors = {}
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 200000:
+        errors["count"] = ["Must be an integer in 1..200000."]
+    if status not in STATUSES:
+        errors["status"] = ["One of %s." % ", ".join(STATUSES)]
+    if provider not in PROVIDERS:
+        errors["provider"] = ["One of %s." % ", ".join(PROVIDERS)]
+    if reference is not None and not isinstance(reference, str):
+        errors["externalReference"] = ["Must be a string."]
+    if errors:
+        raise validation_error(errors)
+    first = req.server.clock.take(count)
+    dossier = Dossier(new_id(), reference, first, first)
+    step = dt.timedelta(milliseconds=1)
+    for i in range(count):
+        moment = first + step * i
+        process = Process(new_id(), provider, DEFAULT_PROCESS_TYPE.get(provider), None, status,
+                          moment, moment)
+        if status in FINAL_STATUSES:
+            process.finished_at = moment
+        if status == "failed":
+            process.fail_reason = {"type": "providerError",
+                                   "message": "The provider could not complete the "
+                                              "verification (mock)."}
+        dossier.processes[process.process_id] = process
+    dossier.updated_at = first + step * (count - 1)
+    req.state.dossiers[dossier.dossier_id] = dossier
+    return Response.json({"dossierId": dossier.dossier_id, "count": count,
+                          "processIds": list(dossier.processes)}, 201)
