@@ -180,6 +180,484 @@ COMMENT ON FUNCTION signicat.assure_download_process_result(uuid, uuid, boolean)
 'Assure: GET /assure/dossiers/{dossierId}/processes/{processId}/download (full result zip; NULL while not ready)';
 
 -- ---------------------------------------------------------------------------
+-- Assure: watermark, redaction, document types
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION signicat.assure_watermark_image(
+    watermark jsonb,
+    image bytea DEFAULT NULL,
+    dossier_id uuid DEFAULT NULL,
+    process_id uuid DEFAULT NULL,
+    image_depiction text DEFAULT NULL,
+    media_type text DEFAULT NULL)
+RETURNS bytea AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.assure_watermark_image(jsonb, bytea, uuid, uuid, text, text) IS
+'Assure: POST /assure/watermark (watermark {title, description, date} on an image given as bytea or stored in a dossier/process; answers the image bytes)';
+
+CREATE FUNCTION signicat.assure_redact_images(
+    document_type text,
+    document_country text,
+    fields_to_redact text[],
+    front_image bytea DEFAULT NULL,
+    back_image bytea DEFAULT NULL,
+    dossier_id uuid DEFAULT NULL,
+    process_id uuid DEFAULT NULL,
+    redaction_level text DEFAULT NULL,
+    media_type text DEFAULT NULL)
+RETURNS TABLE (redacted_front_image bytea, redacted_back_image bytea, success boolean, detail text, raw jsonb)
+AS 'MODULE_PATHNAME', 'signicat_list_operation' LANGUAGE C VOLATILE ROWS 1;
+COMMENT ON FUNCTION signicat.assure_redact_images(text, text, text[], bytea, bytea, uuid, uuid, text, text) IS
+'Assure: POST /assure/redact (redact document images; the redacted images come back decoded from their dataURLs)';
+
+CREATE FUNCTION signicat.assure_list_document_types(
+    provider_name text)
+RETURNS TABLE (id integer, type text, sub_type text, name text, country text, country_name text, icao text, raw jsonb)
+AS 'MODULE_PATHNAME', 'signicat_list_operation' LANGUAGE C VOLATILE ROWS 100;
+COMMENT ON FUNCTION signicat.assure_list_document_types(text) IS
+'Assure: GET /assure/{providerName}/document-types (document types a provider supports, as rows)';
+
+-- ---------------------------------------------------------------------------
+-- Assure: matching
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION signicat.assure_create_matching_configuration(
+    configuration_id text,
+    fields jsonb DEFAULT NULL,
+    body jsonb DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.assure_create_matching_configuration(text, jsonb, jsonb) IS
+'Assure: POST /assure/matching/configurations/{configurationId} (create a matching configuration)';
+
+CREATE FUNCTION signicat.assure_get_matching_configuration(
+    configuration_id text)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.assure_get_matching_configuration(text) IS
+'Assure: GET /assure/matching/configurations/{configurationId} (get a matching configuration)';
+
+CREATE FUNCTION signicat.assure_update_matching_configuration(
+    configuration_id text,
+    fields jsonb DEFAULT NULL,
+    body jsonb DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.assure_update_matching_configuration(text, jsonb, jsonb) IS
+'Assure: PUT /assure/matching/configurations/{configurationId} (replace a matching configuration)';
+
+CREATE FUNCTION signicat.assure_delete_matching_configuration(
+    configuration_id text)
+RETURNS void AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.assure_delete_matching_configuration(text) IS
+'Assure: DELETE /assure/matching/configurations/{configurationId} (delete a matching configuration)';
+
+CREATE FUNCTION signicat.assure_list_matching_configurations()
+RETURNS TABLE (id text, created_at timestamptz, updated_at timestamptz, raw jsonb)
+AS 'MODULE_PATHNAME', 'signicat_list_operation' LANGUAGE C VOLATILE ROWS 20;
+COMMENT ON FUNCTION signicat.assure_list_matching_configurations() IS
+'Assure: GET /assure/matching/configurations (matching configurations, as rows)';
+
+CREATE FUNCTION signicat.assure_perform_matching(
+    dossier_id uuid,
+    source jsonb,
+    target jsonb,
+    configuration_id text DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.assure_perform_matching(uuid, jsonb, jsonb, text) IS
+'Assure: POST /assure/dossiers/{dossierId}/match (compare user data and process results field by field)';
+
+-- ---------------------------------------------------------------------------
+-- Assure: capture
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION signicat.assure_create_capture_configuration(
+    configuration_id text,
+    body jsonb)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.assure_create_capture_configuration(text, jsonb) IS
+'Assure: POST /assure/capture/configurations/{configurationId} (create a capture configuration: the uiProfile as jsonb)';
+
+CREATE FUNCTION signicat.assure_get_capture_configuration(
+    configuration_id text)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.assure_get_capture_configuration(text) IS
+'Assure: GET /assure/capture/configurations/{configurationId} (get a capture configuration)';
+
+CREATE FUNCTION signicat.assure_update_capture_configuration(
+    configuration_id text,
+    body jsonb)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.assure_update_capture_configuration(text, jsonb) IS
+'Assure: PUT /assure/capture/configurations/{configurationId} (replace a capture configuration; NULL when Signicat answers 204)';
+
+CREATE FUNCTION signicat.assure_delete_capture_configuration(
+    configuration_id text)
+RETURNS void AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.assure_delete_capture_configuration(text) IS
+'Assure: DELETE /assure/capture/configurations/{configurationId} (delete a capture configuration)';
+
+CREATE FUNCTION signicat.assure_list_capture_configurations()
+RETURNS TABLE (id text, created_at timestamptz, updated_at timestamptz, raw jsonb)
+AS 'MODULE_PATHNAME', 'signicat_list_operation' LANGUAGE C VOLATILE ROWS 20;
+COMMENT ON FUNCTION signicat.assure_list_capture_configurations() IS
+'Assure: GET /assure/capture/configurations (capture configurations, as rows)';
+
+CREATE FUNCTION signicat.assure_start_capture_flow(
+    dossier_id uuid,
+    providers jsonb,
+    sdk text,
+    redirect_url text,
+    capture_parameters jsonb DEFAULT NULL,
+    request_domain text DEFAULT NULL,
+    event_tags text[] DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.assure_start_capture_flow(uuid, jsonb, text, text, jsonb, text, text[]) IS
+'Assure: POST /assure/dossiers/{dossierId}/capture (start the hosted capture flow; answers the URL to send the end-user to)';
+
+-- ---------------------------------------------------------------------------
+-- Authentication REST API
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION signicat.auth_create_session(
+    flow text,
+    requested_attributes text[],
+    allowed_providers text[] DEFAULT NULL,
+    callback_urls jsonb DEFAULT NULL,
+    prefilled_input jsonb DEFAULT NULL,
+    additional_parameters jsonb DEFAULT NULL,
+    requested_loa text DEFAULT NULL,
+    tags text[] DEFAULT NULL,
+    return_url text DEFAULT NULL,
+    embedded_parent_domains text[] DEFAULT NULL,
+    language text DEFAULT NULL,
+    theme_id text DEFAULT NULL,
+    external_reference text DEFAULT NULL,
+    usage_reference text DEFAULT NULL,
+    session_lifetime integer DEFAULT NULL,
+    request_domain text DEFAULT NULL,
+    expires_at timestamptz DEFAULT NULL,
+    body jsonb DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.auth_create_session(text, text[], text[], jsonb, jsonb, jsonb, text, text[], text, text[], text, text, text, text, integer, text, timestamptz, jsonb) IS
+'Authentication: POST /auth/rest/sessions (create an authentication session)';
+
+CREATE FUNCTION signicat.auth_get_session(
+    session_id uuid)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.auth_get_session(uuid) IS
+'Authentication: GET /auth/rest/sessions/{sessionId} (session status; subject once SUCCESS)';
+
+CREATE FUNCTION signicat.auth_cancel_session(
+    session_id uuid)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.auth_cancel_session(uuid) IS
+'Authentication: POST /auth/rest/sessions/{sessionId}/cancel (cancel a session)';
+
+-- ---------------------------------------------------------------------------
+-- Secure Share
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION signicat.share_create_share(
+    contact_details jsonb,
+    title text DEFAULT NULL,
+    description text DEFAULT NULL,
+    external_reference text DEFAULT NULL,
+    usage_reference text DEFAULT NULL,
+    recipients jsonb DEFAULT NULL,
+    tags text[] DEFAULT NULL,
+    expires timestamptz DEFAULT NULL,
+    request_domain text DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.share_create_share(jsonb, text, text, text, text, jsonb, text[], timestamptz, text) IS
+'Secure Share: POST /secure-share/shares (create a share)';
+
+CREATE FUNCTION signicat.share_upload_files(
+    share_id uuid,
+    files bytea[],
+    file_names text[],
+    media_types text[] DEFAULT NULL)
+RETURNS TABLE (id uuid, name text, status text, size bigint, message text, raw jsonb)
+AS 'MODULE_PATHNAME', 'signicat_list_operation' LANGUAGE C VOLATILE ROWS 10;
+COMMENT ON FUNCTION signicat.share_upload_files(uuid, bytea[], text[], text[]) IS
+'Secure Share: POST /secure-share/shares/{shareId}/files (upload files as multipart/form-data; one row per file with its status: Success, VirusFound or Failed)';
+
+CREATE FUNCTION signicat.share_remove_file(
+    share_id uuid,
+    file_id uuid)
+RETURNS void AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.share_remove_file(uuid, uuid) IS
+'Secure Share: DELETE /secure-share/shares/{shareId}/files/{fileId} (remove a file)';
+
+CREATE FUNCTION signicat.share_create_recipient(
+    share_id uuid,
+    authentication jsonb,
+    email text DEFAULT NULL,
+    mobile text DEFAULT NULL,
+    first_name text DEFAULT NULL,
+    last_name text DEFAULT NULL,
+    file_restrictions uuid[] DEFAULT NULL,
+    notification jsonb DEFAULT NULL,
+    external_reference text DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.share_create_recipient(uuid, jsonb, text, text, text, text, uuid[], jsonb, text) IS
+'Secure Share: POST /secure-share/shares/{shareId}/recipients (add a recipient)';
+
+CREATE FUNCTION signicat.share_get_recipient(
+    share_id uuid,
+    recipient_id uuid)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.share_get_recipient(uuid, uuid) IS
+'Secure Share: GET /secure-share/shares/{shareId}/recipients/{recipientId} (get a recipient)';
+
+CREATE FUNCTION signicat.share_update_recipient(
+    share_id uuid,
+    recipient_id uuid,
+    email text DEFAULT NULL,
+    mobile text DEFAULT NULL,
+    first_name text DEFAULT NULL,
+    last_name text DEFAULT NULL,
+    file_restrictions uuid[] DEFAULT NULL,
+    authentication jsonb DEFAULT NULL,
+    notification jsonb DEFAULT NULL,
+    external_reference text DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.share_update_recipient(uuid, uuid, text, text, text, text, uuid[], jsonb, jsonb, text) IS
+'Secure Share: PATCH /secure-share/shares/{shareId}/recipients/{recipientId} (partial update: NULL arguments are left unchanged)';
+
+CREATE FUNCTION signicat.share_remove_recipient(
+    share_id uuid,
+    recipient_id uuid)
+RETURNS void AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.share_remove_recipient(uuid, uuid) IS
+'Secure Share: DELETE /secure-share/shares/{shareId}/recipients/{recipientId} (remove a recipient)';
+
+CREATE FUNCTION signicat.share_send_reminder(
+    share_id uuid,
+    recipient_id uuid)
+RETURNS void AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.share_send_reminder(uuid, uuid) IS
+'Secure Share: POST /secure-share/shares/{shareId}/recipients/{recipientId}/reminder (remind a recipient)';
+
+-- ---------------------------------------------------------------------------
+-- ReuseID (answers are returned without their {"data": ...} envelope)
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION signicat.reuseid_start_onboarding(
+    external_ref text DEFAULT NULL,
+    provider text DEFAULT NULL,
+    videoid_provider_options jsonb DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.reuseid_start_onboarding(text, text, jsonb) IS
+'ReuseID: POST /reuseid/onboarding (start an onboarding transaction; the data envelope is unwrapped)';
+
+CREATE FUNCTION signicat.reuseid_get_onboarding(
+    transaction_id uuid)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.reuseid_get_onboarding(uuid) IS
+'ReuseID: GET /reuseid/onboarding/{transactionId} (onboarding status; the data envelope is unwrapped)';
+
+CREATE FUNCTION signicat.reuseid_start_step_up(
+    user_id uuid,
+    device_id text,
+    provider text DEFAULT NULL,
+    videoid_provider_options jsonb DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.reuseid_start_step_up(uuid, text, text, jsonb) IS
+'ReuseID: POST /reuseid/step-up (start a step-up transaction; the data envelope is unwrapped)';
+
+CREATE FUNCTION signicat.reuseid_get_step_up(
+    transaction_id uuid)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.reuseid_get_step_up(uuid) IS
+'ReuseID: GET /reuseid/step-up/{transactionId} (step-up status; the data envelope is unwrapped)';
+
+-- ---------------------------------------------------------------------------
+-- MobileID Admin (the account: signicat.account_id, or the access token)
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION signicat.mobileid_get_account(
+    statistics boolean DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_get_account(boolean) IS
+'MobileID: GET /mobileid/admin/accounts (the account, with statistics unless statistics => false)';
+
+CREATE FUNCTION signicat.mobileid_add_account(
+    onboarding_type text DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_add_account(text) IS
+'MobileID: POST /mobileid/admin/accounts (onboard the account to MobileID)';
+
+CREATE FUNCTION signicat.mobileid_update_account(
+    state text)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_update_account(text) IS
+'MobileID: PATCH /mobileid/admin/accounts (enable or disable the account)';
+
+CREATE FUNCTION signicat.mobileid_list_apns_tokens()
+RETURNS TABLE (id uuid, name text, description text, key_id text, team_id text, created timestamptz, sha256_fingerprint text, raw jsonb)
+AS 'MODULE_PATHNAME', 'signicat_list_operation' LANGUAGE C VOLATILE ROWS 20;
+COMMENT ON FUNCTION signicat.mobileid_list_apns_tokens() IS
+'MobileID: GET /mobileid/admin/apns-tokens (APNs tokens of the organisation, as rows)';
+
+CREATE FUNCTION signicat.mobileid_add_apns_token(
+    name text,
+    private_key text,
+    key_id text,
+    team_id text,
+    description text DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_add_apns_token(text, text, text, text, text) IS
+'MobileID: POST /mobileid/admin/apns-tokens (add an APNs token; privateKey is Base64 and never returned)';
+
+CREATE FUNCTION signicat.mobileid_get_apns_token(
+    apns_token_id uuid)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_get_apns_token(uuid) IS
+'MobileID: GET /mobileid/admin/apns-tokens/{apnsTokenId} (get an APNs token)';
+
+CREATE FUNCTION signicat.mobileid_delete_apns_token(
+    apns_token_id uuid)
+RETURNS void AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_delete_apns_token(uuid) IS
+'MobileID: DELETE /mobileid/admin/apns-tokens/{apnsTokenId} (delete an APNs token)';
+
+CREATE FUNCTION signicat.mobileid_get_application_config()
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_get_application_config() IS
+'MobileID: GET /mobileid/admin/application-config (the application configuration)';
+
+CREATE FUNCTION signicat.mobileid_get_application_config_state()
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_get_application_config_state() IS
+'MobileID: GET /mobileid/admin/application-config/state (application configuration state)';
+
+CREATE FUNCTION signicat.mobileid_update_application_config_state(
+    state text)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_update_application_config_state(text) IS
+'MobileID: PUT /mobileid/admin/application-config/state (enable or disable the application configuration)';
+
+CREATE FUNCTION signicat.mobileid_get_application_config_apns_uuid()
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_get_application_config_apns_uuid() IS
+'MobileID: GET /mobileid/admin/application-config/apns-uuid (the APNs token the app pushes with)';
+
+CREATE FUNCTION signicat.mobileid_update_application_config_apns_uuid(
+    apns_uuid uuid)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_update_application_config_apns_uuid(uuid) IS
+'MobileID: PUT /mobileid/admin/application-config/apns-uuid (choose the APNs token the app pushes with)';
+
+CREATE FUNCTION signicat.mobileid_get_application_config_properties()
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_get_application_config_properties() IS
+'MobileID: GET /mobileid/admin/application-config/properties (application configuration properties)';
+
+CREATE FUNCTION signicat.mobileid_update_application_config_properties(
+    body jsonb)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_update_application_config_properties(jsonb) IS
+'MobileID: PATCH /mobileid/admin/application-config/properties (partial update of properties given as jsonb; answers all of them)';
+
+CREATE FUNCTION signicat.mobileid_list_signing_certificates(
+    state text DEFAULT NULL)
+RETURNS TABLE (state text, activated_at timestamptz, deactivated_at timestamptz, sha256_fingerprint text, certificate text, raw jsonb)
+AS 'MODULE_PATHNAME', 'signicat_list_operation' LANGUAGE C VOLATILE ROWS 10;
+COMMENT ON FUNCTION signicat.mobileid_list_signing_certificates(text) IS
+'MobileID: GET /mobileid/admin/signing-certificates (signing certificates, optionally of one state, as rows)';
+
+CREATE FUNCTION signicat.mobileid_list_e2e_keys(
+    state text DEFAULT NULL)
+RETURNS TABLE (id text, name text, description text, state text, created timestamptz, created_by text, sha256_fingerprint text, public_key text, raw jsonb)
+AS 'MODULE_PATHNAME', 'signicat_list_operation' LANGUAGE C VOLATILE ROWS 20;
+COMMENT ON FUNCTION signicat.mobileid_list_e2e_keys(text) IS
+'MobileID: GET /mobileid/admin/e2e-keys (end-to-end keys, optionally of one state, as rows)';
+
+CREATE FUNCTION signicat.mobileid_create_e2e_key(
+    name text,
+    description text DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_create_e2e_key(text, text) IS
+'MobileID: POST /mobileid/admin/e2e-keys (create an end-to-end key pair; answers the public key)';
+
+CREATE FUNCTION signicat.mobileid_get_e2e_key(
+    e2e_key_id text)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_get_e2e_key(text) IS
+'MobileID: GET /mobileid/admin/e2e-keys/{e2eKeyId} (get an end-to-end key)';
+
+CREATE FUNCTION signicat.mobileid_update_e2e_key_state(
+    e2e_key_id text,
+    state text)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_update_e2e_key_state(text, text) IS
+'MobileID: PUT /mobileid/admin/e2e-keys/{e2eKeyId}/state (enable or disable an end-to-end key)';
+
+CREATE FUNCTION signicat.mobileid_delete_e2e_key(
+    e2e_key_id text)
+RETURNS void AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_delete_e2e_key(text) IS
+'MobileID: DELETE /mobileid/admin/e2e-keys/{e2eKeyId} (delete an end-to-end key)';
+
+CREATE FUNCTION signicat.mobileid_get_risk_indicators()
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_get_risk_indicators() IS
+'MobileID: GET /mobileid/admin/risk-indicators (risk indicator configuration)';
+
+CREATE FUNCTION signicat.mobileid_update_risk_indicators(
+    risk_indicators_configuration jsonb)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_update_risk_indicators(jsonb) IS
+'MobileID: PATCH /mobileid/admin/risk-indicators (update risk indicators; null deletes a property)';
+
+CREATE FUNCTION signicat.mobileid_lock_devices_by_device_hash(
+    device_hash text)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_lock_devices_by_device_hash(text) IS
+'MobileID: POST /mobileid/admin/statistics/device-hashes/lock (lock every device with this hash; answers lockedDevices)';
+
+CREATE FUNCTION signicat.mobileid_get_statistics_by_days(
+    nr_of_days integer)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_get_statistics_by_days(integer) IS
+'MobileID: GET /mobileid/admin/statistics/days (user and device totals over the last nr_of_days days)';
+
+CREATE FUNCTION signicat.mobileid_get_statistics_by_date_range(
+    from_date date,
+    to_date date)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_get_statistics_by_date_range(date, date) IS
+'MobileID: GET /mobileid/admin/statistics/date-range (user and device totals between two dates)';
+
+CREATE FUNCTION signicat.mobileid_get_detailed_device_statistics(
+    type text,
+    platform text DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_get_detailed_device_statistics(text, text) IS
+'MobileID: GET /mobileid/admin/statistics/devices/detailed (device buckets by type and platform)';
+
+CREATE FUNCTION signicat.mobileid_get_device_hash_statistics(
+    allowed_nr_of_users_with_same_device_hash bigint DEFAULT NULL,
+    detailed boolean DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'signicat_operation' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.mobileid_get_device_hash_statistics(bigint, boolean) IS
+'MobileID: GET /mobileid/admin/statistics/device-hashes (device hashes shared by more users than allowed)';
+
+CREATE FUNCTION signicat.mobileid_list_devices_by_device_hash(
+    device_hash text)
+RETURNS TABLE (user_id uuid, devices jsonb, raw jsonb)
+AS 'MODULE_PATHNAME', 'signicat_list_operation' LANGUAGE C VOLATILE ROWS 10;
+COMMENT ON FUNCTION signicat.mobileid_list_devices_by_device_hash(text) IS
+'MobileID: GET /mobileid/admin/statistics/device-hashes/devices (devices of one hash, one row per user)';
+
+-- ---------------------------------------------------------------------------
+-- The catalog itself
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION signicat.operations()
+RETURNS TABLE (operation_id text, api text, method text, path text, body text, idempotent boolean)
+AS 'MODULE_PATHNAME', 'signicat_operations_list' LANGUAGE C STABLE ROWS 81;
+COMMENT ON FUNCTION signicat.operations() IS
+'Every Signicat operation compiled into the library: method, path template, body kind';
+
+-- ---------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC; three roles, each including the one before.
 --   signicat_reader    read operations (get, list)
 --   signicat_operator  + create, update, delete of single objects
@@ -239,4 +717,72 @@ TO signicat_operator;
 GRANT EXECUTE ON FUNCTION
     signicat.assure_delete_all_dossiers(boolean),
     signicat.request(text, text, jsonb, jsonb)
+TO signicat_admin;
+
+GRANT EXECUTE ON FUNCTION
+    signicat.assure_list_document_types(text),
+    signicat.assure_get_matching_configuration(text),
+    signicat.assure_list_matching_configurations(),
+    signicat.assure_get_capture_configuration(text),
+    signicat.assure_list_capture_configurations(),
+    signicat.auth_get_session(uuid),
+    signicat.share_get_recipient(uuid, uuid),
+    signicat.reuseid_get_onboarding(uuid),
+    signicat.reuseid_get_step_up(uuid),
+    signicat.mobileid_get_account(boolean),
+    signicat.mobileid_list_apns_tokens(),
+    signicat.mobileid_get_apns_token(uuid),
+    signicat.mobileid_get_application_config(),
+    signicat.mobileid_get_application_config_state(),
+    signicat.mobileid_get_application_config_apns_uuid(),
+    signicat.mobileid_get_application_config_properties(),
+    signicat.mobileid_list_signing_certificates(text),
+    signicat.mobileid_list_e2e_keys(text),
+    signicat.mobileid_get_e2e_key(text),
+    signicat.mobileid_get_risk_indicators(),
+    signicat.mobileid_get_statistics_by_days(integer),
+    signicat.mobileid_get_statistics_by_date_range(date, date),
+    signicat.mobileid_get_detailed_device_statistics(text, text),
+    signicat.mobileid_get_device_hash_statistics(bigint, boolean),
+    signicat.mobileid_list_devices_by_device_hash(text),
+    signicat.operations()
+TO signicat_reader;
+
+GRANT EXECUTE ON FUNCTION
+    signicat.assure_watermark_image(jsonb, bytea, uuid, uuid, text, text),
+    signicat.assure_redact_images(text, text, text[], bytea, bytea, uuid, uuid, text, text),
+    signicat.assure_perform_matching(uuid, jsonb, jsonb, text),
+    signicat.assure_start_capture_flow(uuid, jsonb, text, text, jsonb, text, text[]),
+    signicat.auth_create_session(text, text[], text[], jsonb, jsonb, jsonb, text, text[], text, text[], text, text, text, text, integer, text, timestamptz, jsonb),
+    signicat.auth_cancel_session(uuid),
+    signicat.share_create_share(jsonb, text, text, text, text, jsonb, text[], timestamptz, text),
+    signicat.share_upload_files(uuid, bytea[], text[], text[]),
+    signicat.share_remove_file(uuid, uuid),
+    signicat.share_create_recipient(uuid, jsonb, text, text, text, text, uuid[], jsonb, text),
+    signicat.share_update_recipient(uuid, uuid, text, text, text, text, uuid[], jsonb, jsonb, text),
+    signicat.share_remove_recipient(uuid, uuid),
+    signicat.share_send_reminder(uuid, uuid),
+    signicat.reuseid_start_onboarding(text, text, jsonb),
+    signicat.reuseid_start_step_up(uuid, text, text, jsonb)
+TO signicat_operator;
+
+GRANT EXECUTE ON FUNCTION
+    signicat.assure_create_matching_configuration(text, jsonb, jsonb),
+    signicat.assure_update_matching_configuration(text, jsonb, jsonb),
+    signicat.assure_delete_matching_configuration(text),
+    signicat.assure_create_capture_configuration(text, jsonb),
+    signicat.assure_update_capture_configuration(text, jsonb),
+    signicat.assure_delete_capture_configuration(text),
+    signicat.mobileid_add_account(text),
+    signicat.mobileid_update_account(text),
+    signicat.mobileid_add_apns_token(text, text, text, text, text),
+    signicat.mobileid_delete_apns_token(uuid),
+    signicat.mobileid_update_application_config_state(text),
+    signicat.mobileid_update_application_config_apns_uuid(uuid),
+    signicat.mobileid_update_application_config_properties(jsonb),
+    signicat.mobileid_create_e2e_key(text, text),
+    signicat.mobileid_update_e2e_key_state(text, text),
+    signicat.mobileid_delete_e2e_key(text),
+    signicat.mobileid_update_risk_indicators(jsonb),
+    signicat.mobileid_lock_devices_by_device_hash(text)
 TO signicat_admin;

@@ -289,7 +289,7 @@ static const SignicatParam assure_watermark_image_params[] = {
 	{"watermark", SIGNICAT_IN_BODY, true, NULL},
 };
 static const SignicatParam auth_cancel_session_params[] = {
-	{"id", SIGNICAT_IN_PATH, true, NULL},
+	{"sessionId", SIGNICAT_IN_PATH, true, NULL},
 };
 static const char *const auth_create_session_4_allowed[] = {"low", "substantial", "high", NULL};
 static const char *const auth_create_session_10_allowed[] = {"headless", "redirect", "embedded", NULL};
@@ -314,7 +314,7 @@ static const SignicatParam auth_create_session_params[] = {
 	{"expiresAt", SIGNICAT_IN_BODY, false, NULL},
 };
 static const SignicatParam auth_get_session_params[] = {
-	{"id", SIGNICAT_IN_PATH, true, NULL},
+	{"sessionId", SIGNICAT_IN_PATH, true, NULL},
 };
 static const SignicatParam mobileid_add_account_params[] = {
 	{"onboardingType", SIGNICAT_IN_QUERY, false, NULL},
@@ -827,7 +827,7 @@ const SignicatOperation signicat_operations[] = {
 	},
 	{
 		.id = "auth_cancel_session", .api = "auth", .method = "POST",
-		.path = "/auth/rest/sessions/{id}/cancel",
+		.path = "/auth/rest/sessions/{sessionId}/cancel",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .paged = false,
@@ -843,7 +843,7 @@ const SignicatOperation signicat_operations[] = {
 	},
 	{
 		.id = "auth_get_session", .api = "auth", .method = "GET",
-		.path = "/auth/rest/sessions/{id}",
+		.path = "/auth/rest/sessions/{sessionId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .paged = false,

@@ -5,7 +5,7 @@
  *	  multi handle in short slices so that query cancel, statement_timeout and
  *	  backend termination interrupt a request within a few milliseconds.
  *
- * Everything libcurl allocates with malloc (header lists) is released in
+ * Everything libcurl allocates with malloc (header lists, multipart bodies) is released in
  * PG_FINALLY, so an ereport or an interrupt never leaks it.  Response bodies
  * are palloc'd in the caller's memory context; the write callback never
  * ereports (it must not longjmp through libcurl), it flags the problem and
@@ -218,6 +218,7 @@ void
 signicat_http_perform(const SignicatHttpRequest *req, SignicatHttpResponse *resp)
 {
 	struct curl_slist *volatile headers = NULL;
+	curl_mime  *volatile mime = NULL;
 	volatile bool attached = false;
 	char		errbuf[CURL_ERROR_SIZE];
 	ResponseBuffer buf;
@@ -262,6 +263,32 @@ signicat_http_perform(const SignicatHttpRequest *req, SignicatHttpResponse *resp
 
 		if (strcmp(req->method, "GET") == 0)
 			SETOPT(CURLOPT_HTTPGET, 1L);
+		else if (req->nparts > 0)
+		{
+			/* multipart/form-data; libcurl copies the data and sets the boundary */
+			mime = curl_mime_init(signicat_easy);
+			if (mime == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OUT_OF_MEMORY),
+						 errmsg("out of memory building a multipart body")));
+			for (int i = 0; i < req->nparts; i++)
+			{
+				const SignicatMimePart *p = &req->parts[i];
+				curl_mimepart *part = curl_mime_addpart(mime);
+
+				if (part == NULL ||
+					curl_mime_name(part, p->name) != CURLE_OK ||
+					(p->filename && curl_mime_filename(part, p->filename) != CURLE_OK) ||
+					(p->content_type && curl_mime_type(part, p->content_type) != CURLE_OK) ||
+					curl_mime_data(part, p->data, p->len) != CURLE_OK)
+					ereport(ERROR,
+							(errcode(ERRCODE_OUT_OF_MEMORY),
+							 errmsg("out of memory building a multipart body")));
+			}
+			if (strcmp(req->method, "POST") != 0)
+				SETOPT(CURLOPT_CUSTOMREQUEST, req->method);
+			SETOPT(CURLOPT_MIMEPOST, (curl_mime *) mime);
+		}
 		else
 		{
 			if (strcmp(req->method, "POST") != 0)
@@ -286,7 +313,7 @@ signicat_http_perform(const SignicatHttpRequest *req, SignicatHttpResponse *resp
 		if (req->body)
 			headers = append_header(headers, psprintf("Content-Type: %s",
 													  req->content_type ? req->content_type : "application/json"));
-		else if (strcmp(req->method, "GET") != 0)
+		else if (strcmp(req->method, "GET") != 0 && req->nparts == 0)
 			headers = append_header(headers, "Content-Type:");
 		if (req->bearer)
 		{
@@ -357,7 +384,9 @@ signicat_http_perform(const SignicatHttpRequest *req, SignicatHttpResponse *resp
 		/* the handle must not keep pointers to memory freed after this call */
 		curl_easy_setopt(signicat_easy, CURLOPT_HTTPHEADER, NULL);
 		curl_easy_setopt(signicat_easy, CURLOPT_ERRORBUFFER, NULL);
+		curl_easy_setopt(signicat_easy, CURLOPT_MIMEPOST, NULL);
 		curl_slist_free_all(headers);
+		curl_mime_free(mime);
 	}
 	PG_END_TRY();
 }

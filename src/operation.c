@@ -13,6 +13,9 @@
  *						(sniffed from PNG/JPEG magic bytes when NULL)
  *	  page_size int		page length for offset/limit paged lists
  *	  confirm boolean	must be true: guards destructive operations
+ *	  file_names text[], media_types text[]
+ *						names and media types of the bytea[] files of a
+ *						multipart/form-data upload (one part per file)
  * The declared return type picks the answer's form: jsonb, bytea, void, or a
  * set of typed rows (signicat_list_operation).  Values are checked against
  * the catalog (required, enumerations) before any request is sent.
@@ -44,7 +47,9 @@ typedef enum ArgRole
 	ROLE_BODY,
 	ROLE_MEDIA_TYPE,
 	ROLE_PAGE_SIZE,
-	ROLE_CONFIRM
+	ROLE_CONFIRM,
+	ROLE_FILE_NAMES,
+	ROLE_MEDIA_TYPES
 } ArgRole;
 
 typedef struct BoundArg
@@ -63,6 +68,8 @@ typedef struct BoundOperation
 	BoundArg   *args;
 	int			media_type_arg;
 	int			page_size_arg;
+	int			file_names_arg;
+	int			media_types_arg;
 } BoundOperation;
 
 /* ---------- binding a SQL function to its catalog entry ---------- */
@@ -153,6 +160,8 @@ bind_operation(FmgrInfo *flinfo, MemoryContext cxt)
 	b->args = palloc0(sizeof(BoundArg) * Max(b->nargs, 1));
 	b->media_type_arg = -1;
 	b->page_size_arg = -1;
+	b->file_names_arg = -1;
+	b->media_types_arg = -1;
 
 	names = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proargnames, &isnull);
 	if (!isnull)
@@ -179,6 +188,10 @@ bind_operation(FmgrInfo *flinfo, MemoryContext cxt)
 			a->role = ROLE_PAGE_SIZE, b->page_size_arg = i;
 		else if (strcmp(a->sqlname, "confirm") == 0 && a->type == BOOLOID)
 			a->role = ROLE_CONFIRM;
+		else if (strcmp(a->sqlname, "file_names") == 0 && b->op->body == SIGNICAT_BODY_MULTIPART)
+			a->role = ROLE_FILE_NAMES, b->file_names_arg = i;
+		else if (strcmp(a->sqlname, "media_types") == 0 && b->op->body == SIGNICAT_BODY_MULTIPART)
+			a->role = ROLE_MEDIA_TYPES, b->media_types_arg = i;
 		else
 		{
 			a->role = ROLE_PARAM;
@@ -238,7 +251,22 @@ sniff_media_type(const unsigned char *data, size_t len)
 		return "image/png";
 	if (len >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
 		return "image/jpeg";
+	if (len >= 5 && memcmp(data, "%PDF-", 5) == 0)
+		return "application/pdf";
 	return NULL;
+}
+
+/* A media type goes into a header or a dataURL: type/subtype characters only. */
+static void
+check_media_type(const char *media_type, const char *argname)
+{
+	for (const char *p = media_type; *p; p++)
+	{
+		if (!(isalnum((unsigned char) *p) || strchr("/.+-", *p)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid %s: \"%s\"", argname, media_type)));
+	}
 }
 
 /* "data:<media type>;base64,<bytes>", as the API wants images. */
@@ -256,19 +284,13 @@ make_data_url(bytea *bytes, const char *media_type, const char *argname)
 				 errmsg("%s is empty", argname)));
 	if (media_type == NULL)
 		media_type = sniff_media_type((const unsigned char *) data, len);
-	if (media_type == NULL)
+	if (media_type == NULL || strncmp(media_type, "image/", 6) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot tell the media type of %s", argname),
 				 errdetail("It is neither a PNG nor a JPEG image."),
 				 errhint("Pass media_type, for example media_type => 'image/png'.")));
-	for (const char *p = media_type; *p; p++)
-	{
-		if (!(isalnum((unsigned char) *p) || strchr("/.+-", *p)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid media_type: \"%s\"", media_type)));
-	}
+	check_media_type(media_type, "media_type");
 
 	enclen = pg_b64_enc_len(len);
 	initStringInfo(&url);
@@ -393,6 +415,97 @@ typedef struct PreparedCall
 	int			page_size;
 } PreparedCall;
 
+/* Elements of a one-dimensional array argument (NULL elements refused). */
+static int
+array_elements(FunctionCallInfo fcinfo, int argno, const char *argname, Datum **elems)
+{
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(argno);
+	Oid			elemtype = ARR_ELEMTYPE(arr);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	bool	   *nulls;
+	int			n;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, elemtype, typlen, typbyval, typalign, elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain NULL", argname)));
+	}
+	return n;
+}
+
+/*
+ * multipart/form-data: each element of the bytea[] argument is one part,
+ * named after the API's field, with its file name and media type.
+ */
+static void
+prepare_parts(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
+{
+	int			files_arg = -1;
+	Datum	   *files;
+	Datum	   *names = NULL;
+	Datum	   *types = NULL;
+	int			nfiles;
+	SignicatMimePart *parts;
+
+	for (int i = 0; i < b->nargs; i++)
+	{
+		if (b->args[i].role == ROLE_PARAM && b->args[i].param->in == SIGNICAT_IN_BODY &&
+			b->args[i].type == BYTEAARRAYOID)
+			files_arg = i;
+	}
+	if (files_arg < 0 || b->file_names_arg < 0)
+		elog(ERROR, "%s needs a bytea[] argument and file_names", b->op->id);
+	if (PG_ARGISNULL(files_arg) || PG_ARGISNULL(b->file_names_arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s and file_names are required", b->args[files_arg].sqlname)));
+
+	nfiles = array_elements(fcinfo, files_arg, b->args[files_arg].sqlname, &files);
+	if (nfiles == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must hold at least one file", b->args[files_arg].sqlname)));
+	if (array_elements(fcinfo, b->file_names_arg, "file_names", &names) != nfiles ||
+		(b->media_types_arg >= 0 && !PG_ARGISNULL(b->media_types_arg) &&
+		 array_elements(fcinfo, b->media_types_arg, "media_types", &types) != nfiles))
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s, file_names and media_types must have the same length",
+						b->args[files_arg].sqlname)));
+
+	parts = palloc0(sizeof(SignicatMimePart) * nfiles);
+	for (int i = 0; i < nfiles; i++)
+	{
+		bytea	   *content = DatumGetByteaPP(files[i]);
+		char	   *filename = TextDatumGetCString(names[i]);
+
+		if (filename[0] == '\0' || strpbrk(filename, "\"\r\n") != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid file name: \"%s\"", filename),
+					 errdetail("File names must be non-empty, without quotes or line breaks.")));
+		parts[i].name = b->args[files_arg].param->name;
+		parts[i].filename = filename;
+		parts[i].data = VARDATA_ANY(content);
+		parts[i].len = VARSIZE_ANY_EXHDR(content);
+		if (types)
+			parts[i].content_type = TextDatumGetCString(types[i]);
+		else
+			parts[i].content_type = sniff_media_type((const unsigned char *) parts[i].data, parts[i].len);
+		if (parts[i].content_type == NULL)
+			parts[i].content_type = "application/octet-stream";
+		check_media_type(parts[i].content_type, "media_types");
+	}
+	pc->call.parts = parts;
+	pc->call.nparts = nfiles;
+}
+
 static void
 prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 {
@@ -499,26 +612,14 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 		{
 			if (type_is_array(a->type))
 			{
-				ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(i);
-				Oid			elemtype = ARR_ELEMTYPE(arr);
-				int16		typlen;
-				bool		typbyval;
-				char		typalign;
 				Datum	   *elems;
-				bool	   *nulls;
-				int			n;
+				int			n = array_elements(fcinfo, i, a->sqlname, &elems);
+				Oid			elemtype = get_element_type(a->type);
 
-				get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-				deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
 				for (int e = 0; e < n; e++)
 				{
-					char	   *s;
+					char	   *s = scalar_text(elems[e], elemtype);
 
-					if (nulls[e])
-						ereport(ERROR,
-								(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-								 errmsg("%s must not contain NULL", a->sqlname)));
-					s = scalar_text(elems[e], elemtype);
 					signicat_check_allowed(a->param, a->sqlname, s);
 					signicat_append_query(&pc->query, a->param->name, s);
 				}
@@ -531,7 +632,7 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 				signicat_append_query(&pc->query, a->param->name, s);
 			}
 		}
-		else if (a->role == ROLE_PARAM && a->param->in == SIGNICAT_IN_BODY)
+		else if (a->role == ROLE_PARAM && a->param->in == SIGNICAT_IN_BODY && state != NULL)
 		{
 			push_string(&state, WJB_KEY, (char *) a->param->name);
 			push_arg_value(&state, a, PG_GETARG_DATUM(i), media_type);
@@ -561,6 +662,9 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 		pc->call.body_len = strlen(pc->call.body);
 		pc->call.content_type = "application/json";
 	}
+
+	if (op->body == SIGNICAT_BODY_MULTIPART)
+		prepare_parts(fcinfo, b, pc);
 
 	pc->call.opid = op->id;
 	pc->call.method = op->method;
@@ -660,7 +764,7 @@ typedef struct ListState
 	PreparedCall pc;
 	MemoryContext page_cxt;
 	Jsonb	   *page;
-	JsonbContainer *items;
+	JsonbContainer *items;		/* the list, or NULL for a single object */
 	int			nitems;
 	int			index;
 	int64		offset;
@@ -714,17 +818,50 @@ fetch_page(ListState *ls)
 				total = DatumGetInt64(DirectFunctionCall1(numeric_int8,
 														  NumericGetDatum(v->val.numeric)));
 		}
+		else if (JB_ROOT_IS_OBJECT(ls->page) && op->list_member == NULL && !op->paged)
+			ls->items = NULL;	/* one object: one row */
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_PROTOCOL_VIOLATION),
 					 errmsg("Signicat answered something other than a list to %s", op->id)));
-		ls->nitems = JsonContainerSize(ls->items);
+		ls->nitems = ls->items ? JsonContainerSize(ls->items) : 1;
 	}
 	MemoryContextSwitchTo(oldcxt);
 
 	ls->last_page = !op->paged || ls->nitems < ls->pc.page_size || ls->nitems == 0 ||
 		(total >= 0 && ls->offset + ls->nitems >= total);
 	ls->offset += ls->nitems;
+}
+
+/*
+ * The bytes of a dataURL ("data:image/png;base64,...") or of plain base64,
+ * as the API returns images inside JSON.
+ */
+static bytea *
+decode_data_url(const char *s, int len, const char *column)
+{
+	const char *comma;
+	bytea	   *result;
+	int			declen;
+
+	if (len > 5 && strncmp(s, "data:", 5) == 0)
+	{
+		comma = memchr(s, ',', len);
+		if (comma == NULL || comma - s < 7 || strncmp(comma - 7, ";base64", 7) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("Signicat sent a dataURL without base64 data in %s", column)));
+		len -= comma + 1 - s;
+		s = comma + 1;
+	}
+	result = palloc(VARHDRSZ + pg_b64_dec_len(len));
+	declen = pg_b64_decode(s, len, VARDATA(result), pg_b64_dec_len(len));
+	if (declen < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("Signicat sent invalid base64 data in %s", column)));
+	SET_VARSIZE(result, VARHDRSZ + declen);
+	return result;
 }
 
 /* A member by name, or one level down (process.dossier.dossierId). */
@@ -768,6 +905,9 @@ column_value(ListState *ls, int col, JsonbValue *item, bool *isnull)
 	}
 	if (att->atttypid == JSONBOID)
 		return JsonbPGetDatum(JsonbValueToJsonb(v));
+	if (att->atttypid == BYTEAOID && v->type == jbvString)
+		return PointerGetDatum(decode_data_url(v->val.string.val, v->val.string.len,
+											   NameStr(att->attname)));
 	switch (v->type)
 	{
 		case jbvString:
@@ -845,9 +985,23 @@ signicat_list_operation(PG_FUNCTION_ARGS)
 
 	if (ls->index < ls->nitems)
 	{
-		JsonbValue *item = getIthJsonbValueFromContainer(ls->items, ls->index++);
-		Datum	   *values = palloc(sizeof(Datum) * ls->tupdesc->natts);
-		bool	   *nulls = palloc(sizeof(bool) * ls->tupdesc->natts);
+		JsonbValue	single;
+		JsonbValue *item;
+		Datum	   *values;
+		bool	   *nulls;
+
+		if (ls->items)
+			item = getIthJsonbValueFromContainer(ls->items, ls->index);
+		else
+		{
+			single.type = jbvBinary;
+			single.val.binary.data = &ls->page->root;
+			single.val.binary.len = VARSIZE(ls->page) - VARHDRSZ;
+			item = &single;
+		}
+		ls->index++;
+		values = palloc(sizeof(Datum) * ls->tupdesc->natts);
+		nulls = palloc(sizeof(bool) * ls->tupdesc->natts);
 
 		for (int i = 0; i < ls->tupdesc->natts; i++)
 			values[i] = column_value(ls, i, item, &nulls[i]);
@@ -979,4 +1133,31 @@ signicat_request(PG_FUNCTION_ARGS)
 	if (!answer_is_json(&resp, "answer"))
 		PG_RETURN_NULL();
 	PG_RETURN_JSONB_P(signicat_parse_json(resp.body, resp.body_len, "answer"));
+}
+
+PG_FUNCTION_INFO_V1(signicat_operations_list);
+
+/* signicat.operations(): the catalog compiled into the library, as rows. */
+Datum
+signicat_operations_list(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	static const char *const body_kinds[] = {"none", "json", "multipart"};
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < signicat_noperations; i++)
+	{
+		const SignicatOperation *op = &signicat_operations[i];
+		Datum		values[6];
+		bool		nulls[6] = {false};
+
+		values[0] = CStringGetTextDatum(op->id);
+		values[1] = CStringGetTextDatum(op->api);
+		values[2] = CStringGetTextDatum(op->method);
+		values[3] = CStringGetTextDatum(op->path);
+		values[4] = CStringGetTextDatum(body_kinds[op->body]);
+		values[5] = BoolGetDatum(op->idempotent);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

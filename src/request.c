@@ -62,6 +62,8 @@ signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 	req.body = call->body;
 	req.body_len = call->body_len;
 	req.content_type = call->content_type;
+	req.parts = call->parts;
+	req.nparts = call->nparts;
 	req.accept = call->accept ? call->accept : "application/json";
 	req.account_id = signicat_account_id;
 

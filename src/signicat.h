@@ -90,6 +90,16 @@ extern char *signicat_user_agent;
 
 /* ---------- http.c: transport ---------- */
 
+/* One part of a multipart/form-data upload. */
+typedef struct SignicatMimePart
+{
+	const char *name;			/* form field name */
+	const char *filename;
+	const char *content_type;
+	const char *data;
+	size_t		len;
+} SignicatMimePart;
+
 typedef struct SignicatHttpRequest
 {
 	const char *method;
@@ -97,6 +107,8 @@ typedef struct SignicatHttpRequest
 	const char *body;			/* NULL: no body */
 	size_t		body_len;
 	const char *content_type;	/* of the body */
+	const SignicatMimePart *parts;	/* multipart/form-data instead of body */
+	int			nparts;
 	const char *accept;
 	const char *bearer;			/* access token, or NULL */
 	const char *account_id;		/* Signicat-AccountId header, or NULL */
@@ -137,6 +149,8 @@ typedef struct SignicatCall
 	const char *body;
 	size_t		body_len;
 	const char *content_type;
+	const SignicatMimePart *parts;
+	int			nparts;
 	const char *accept;
 } SignicatCall;
 
