@@ -26,6 +26,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# every object depends on the shared private header (PGXS tracks no headers)
+$(OBJS): src/signicat.h
+
 .PHONY: catalog catalog-check
 # Regenerate the operation table from api/signicat-openapi.json.
 catalog:

@@ -526,7 +526,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/capture/configurations/{configurationId}",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 47, .params = assure_create_capture_configuration_params
 	},
 	{
@@ -534,7 +534,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers",
 		.body = SIGNICAT_BODY_JSON, .body_required = false, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = assure_create_dossier_params
 	},
 	{
@@ -542,7 +542,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/matching/configurations/{configurationId}",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = assure_create_matching_configuration_params
 	},
 	{
@@ -550,7 +550,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/processes",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 10, .params = assure_create_process_params
 	},
 	{
@@ -558,7 +558,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/all",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -566,7 +566,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/capture/configurations/{configurationId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = assure_delete_capture_configuration_params
 	},
 	{
@@ -574,7 +574,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = assure_delete_dossier_params
 	},
 	{
@@ -582,7 +582,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/files",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = assure_delete_dossier_files_params
 	},
 	{
@@ -590,7 +590,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/matching/configurations/{configurationId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = assure_delete_matching_configuration_params
 	},
 	{
@@ -598,7 +598,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/processes/{processId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = assure_delete_process_params
 	},
 	{
@@ -606,7 +606,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/userdata",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = assure_delete_user_data_params
 	},
 	{
@@ -614,7 +614,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/processes/{processId}/download",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/zip, application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 3, .params = assure_download_process_result_params
 	},
 	{
@@ -622,7 +622,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/processes/{processId}/fail",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = assure_fail_process_params
 	},
 	{
@@ -630,7 +630,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/capture/configurations/{configurationId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = assure_get_capture_configuration_params
 	},
 	{
@@ -638,7 +638,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = assure_get_dossier_params
 	},
 	{
@@ -646,7 +646,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/files",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/octet-stream, image/jpeg, image/png, application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = assure_get_dossier_file_params
 	},
 	{
@@ -654,7 +654,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/matching/configurations/{configurationId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = assure_get_matching_configuration_params
 	},
 	{
@@ -662,7 +662,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/processes/{processId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = assure_get_process_params
 	},
 	{
@@ -670,7 +670,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/processes/{processId}/external-id",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = assure_get_process_external_id_params
 	},
 	{
@@ -678,7 +678,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/processes/{processId}/images",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/octet-stream, image/jpeg, image/png, application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 3, .params = assure_get_process_image_params
 	},
 	{
@@ -686,7 +686,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/processes/{processId}/video",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "video/mp4, video/quicktime, application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = assure_get_process_video_params
 	},
 	{
@@ -694,7 +694,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/userdata",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = assure_get_user_data_params
 	},
 	{
@@ -702,7 +702,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/capture/configurations",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -710,7 +710,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/{providerName}/document-types",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
 		.nparams = 1, .params = assure_list_document_types_params
 	},
 	{
@@ -718,7 +718,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -726,7 +726,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/matching/configurations",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -734,7 +734,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/processes",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = "processes", .paged = true,
+		.envelope = NULL, .list_member = "processes", .returns_list = true, .paged = true,
 		.nparams = 6, .params = assure_list_processes_params
 	},
 	{
@@ -742,7 +742,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/match",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 4, .params = assure_perform_matching_params
 	},
 	{
@@ -750,7 +750,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/redact",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 8, .params = assure_redact_images_params
 	},
 	{
@@ -758,7 +758,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/files",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 5, .params = assure_set_dossier_files_params
 	},
 	{
@@ -766,7 +766,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/processes/{processId}/images",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 5, .params = assure_set_process_images_params
 	},
 	{
@@ -774,7 +774,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/userdata",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = assure_set_user_data_params
 	},
 	{
@@ -782,7 +782,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/capture",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 7, .params = assure_start_capture_flow_params
 	},
 	{
@@ -790,7 +790,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/processes/{processId}",
 		.body = SIGNICAT_BODY_JSON, .body_required = false, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 6, .params = assure_start_verification_params
 	},
 	{
@@ -798,7 +798,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/capture/configurations/{configurationId}",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 47, .params = assure_update_capture_configuration_params
 	},
 	{
@@ -806,7 +806,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/matching/configurations/{configurationId}",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = assure_update_matching_configuration_params
 	},
 	{
@@ -814,7 +814,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/dossiers/{dossierId}/userdata",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = assure_update_user_data_params
 	},
 	{
@@ -822,7 +822,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/assure/watermark",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/octet-stream, image/png, image/jpeg, application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 5, .params = assure_watermark_image_params
 	},
 	{
@@ -830,7 +830,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/auth/rest/sessions/{sessionId}/cancel",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = auth_cancel_session_params
 	},
 	{
@@ -838,7 +838,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/auth/rest/sessions",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 18, .params = auth_create_session_params
 	},
 	{
@@ -846,7 +846,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/auth/rest/sessions/{sessionId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = auth_get_session_params
 	},
 	{
@@ -854,7 +854,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/accounts",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = mobileid_add_account_params
 	},
 	{
@@ -862,7 +862,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/apns-tokens",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 5, .params = mobileid_add_apns_token_params
 	},
 	{
@@ -870,7 +870,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/e2e-keys",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = mobileid_create_e2e_key_params
 	},
 	{
@@ -878,7 +878,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/apns-tokens/{apnsTokenId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = mobileid_delete_apns_token_params
 	},
 	{
@@ -886,7 +886,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/e2e-keys/{e2eKeyId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = mobileid_delete_e2e_key_params
 	},
 	{
@@ -894,7 +894,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/accounts",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = mobileid_get_account_params
 	},
 	{
@@ -902,7 +902,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/apns-tokens/{apnsTokenId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = mobileid_get_apns_token_params
 	},
 	{
@@ -910,7 +910,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/application-config",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -918,7 +918,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/application-config/apns-uuid",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -926,7 +926,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/application-config/properties",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -934,7 +934,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/application-config/state",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -942,7 +942,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/statistics/devices/detailed",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = mobileid_get_detailed_device_statistics_params
 	},
 	{
@@ -950,7 +950,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/statistics/device-hashes",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = mobileid_get_device_hash_statistics_params
 	},
 	{
@@ -958,7 +958,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/e2e-keys/{e2eKeyId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = mobileid_get_e2e_key_params
 	},
 	{
@@ -966,7 +966,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/risk-indicators",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -974,7 +974,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/statistics/date-range",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = mobileid_get_statistics_by_date_range_params
 	},
 	{
@@ -982,7 +982,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/statistics/days",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = mobileid_get_statistics_by_days_params
 	},
 	{
@@ -990,7 +990,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/apns-tokens",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = "apnsTokens", .paged = false,
+		.envelope = NULL, .list_member = "apnsTokens", .returns_list = true, .paged = false,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -998,7 +998,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/statistics/device-hashes/devices",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
 		.nparams = 1, .params = mobileid_list_devices_by_device_hash_params
 	},
 	{
@@ -1006,7 +1006,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/e2e-keys",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = "e2eKeys", .paged = false,
+		.envelope = NULL, .list_member = "e2eKeys", .returns_list = true, .paged = false,
 		.nparams = 1, .params = mobileid_list_e2e_keys_params
 	},
 	{
@@ -1014,7 +1014,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/signing-certificates",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = "signingCertificates", .paged = false,
+		.envelope = NULL, .list_member = "signingCertificates", .returns_list = true, .paged = false,
 		.nparams = 1, .params = mobileid_list_signing_certificates_params
 	},
 	{
@@ -1022,7 +1022,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/statistics/device-hashes/lock",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = mobileid_lock_devices_by_device_hash_params
 	},
 	{
@@ -1030,7 +1030,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/accounts",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = mobileid_update_account_params
 	},
 	{
@@ -1038,7 +1038,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/application-config/apns-uuid",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = mobileid_update_application_config_apns_uuid_params
 	},
 	{
@@ -1046,7 +1046,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/application-config/properties",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 46, .params = mobileid_update_application_config_properties_params
 	},
 	{
@@ -1054,7 +1054,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/application-config/state",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = mobileid_update_application_config_state_params
 	},
 	{
@@ -1062,7 +1062,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/e2e-keys/{e2eKeyId}/state",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = mobileid_update_e2e_key_state_params
 	},
 	{
@@ -1070,7 +1070,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/mobileid/admin/risk-indicators",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = mobileid_update_risk_indicators_params
 	},
 	{
@@ -1078,7 +1078,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/reuseid/onboarding/{transactionId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = "data", .list_member = NULL, .paged = false,
+		.envelope = "data", .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = reuseid_get_onboarding_params
 	},
 	{
@@ -1086,7 +1086,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/reuseid/step-up/{transactionId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = "data", .list_member = NULL, .paged = false,
+		.envelope = "data", .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 1, .params = reuseid_get_step_up_params
 	},
 	{
@@ -1094,7 +1094,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/reuseid/onboarding",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = "data", .list_member = NULL, .paged = false,
+		.envelope = "data", .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 3, .params = reuseid_start_onboarding_params
 	},
 	{
@@ -1102,7 +1102,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/reuseid/step-up",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = "data", .list_member = NULL, .paged = false,
+		.envelope = "data", .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 4, .params = reuseid_start_step_up_params
 	},
 	{
@@ -1110,7 +1110,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/secure-share/shares/{shareId}/recipients",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 9, .params = share_create_recipient_params
 	},
 	{
@@ -1118,7 +1118,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/secure-share/shares",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 9, .params = share_create_share_params
 	},
 	{
@@ -1126,7 +1126,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/secure-share/shares/{shareId}/recipients/{recipientId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = share_get_recipient_params
 	},
 	{
@@ -1134,7 +1134,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/secure-share/shares/{shareId}/files/{fileId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = share_remove_file_params
 	},
 	{
@@ -1142,7 +1142,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/secure-share/shares/{shareId}/recipients/{recipientId}",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = share_remove_recipient_params
 	},
 	{
@@ -1150,7 +1150,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/secure-share/shares/{shareId}/recipients/{recipientId}/reminder",
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 2, .params = share_send_reminder_params
 	},
 	{
@@ -1158,7 +1158,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/secure-share/shares/{shareId}/recipients/{recipientId}",
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
 		.nparams = 10, .params = share_update_recipient_params
 	},
 	{
@@ -1166,7 +1166,7 @@ const SignicatOperation signicat_operations[] = {
 		.path = "/secure-share/shares/{shareId}/files",
 		.body = SIGNICAT_BODY_MULTIPART, .body_required = true, .idempotent = false,
 		.accept = "application/json",
-		.envelope = NULL, .list_member = NULL, .paged = false,
+		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
 		.nparams = 2, .params = share_upload_files_params
 	},
 };

@@ -818,7 +818,7 @@ fetch_page(ListState *ls)
 				total = DatumGetInt64(DirectFunctionCall1(numeric_int8,
 														  NumericGetDatum(v->val.numeric)));
 		}
-		else if (JB_ROOT_IS_OBJECT(ls->page) && op->list_member == NULL && !op->paged)
+		else if (JB_ROOT_IS_OBJECT(ls->page) && !op->returns_list)
 			ls->items = NULL;	/* one object: one row */
 		else
 			ereport(ERROR,

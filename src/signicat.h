@@ -53,6 +53,7 @@ typedef struct SignicatOperation
 	const char *accept;			/* Accept header */
 	const char *envelope;		/* member wrapping every answer, or NULL */
 	const char *list_member;	/* array member holding list items, or NULL */
+	bool		returns_list;	/* answers a list (else one object) */
 	bool		paged;			/* offset/limit paging */
 	int			nparams;
 	const SignicatParam *params;

@@ -112,7 +112,7 @@ def main():
                 props, required = r.flatten(schema)
                 for name, ps in props.items():
                     params.append((name, "body", name in required, r.enum_of(ps)))
-            accept, envelope, list_member = [], None, None
+            accept, envelope, list_member, returns_list = [], None, None, False
             for code, resp in op.get("responses", {}).items():
                 for ct, c in (resp.get("content") or {}).items():
                     if ct not in accept:
@@ -120,6 +120,8 @@ def main():
                     if not code.startswith("2"):
                         continue
                     s = r.deref(c.get("schema", {}))
+                    if s.get("type") == "array":
+                        returns_list = True
                     if s.get("type") == "object":
                         props = s.get("properties", {})
                         if list(props) == ["data"]:
@@ -127,6 +129,7 @@ def main():
                         arrays = [k for k, v in props.items() if r.deref(v).get("type") == "array"]
                         if "_list_" in oid and len(arrays) == 1:
                             list_member = arrays[0]
+                            returns_list = True
             if "application/json" not in accept:
                 accept.append("application/json")  # problem details
             names = {p[0] for p in params}
@@ -135,7 +138,8 @@ def main():
                             body=body_kind, body_required=body_required,
                             idempotent=method.upper() in IDEMPOTENT,
                             accept=", ".join(accept), envelope=envelope,
-                            list_member=list_member, paged=paged, params=params,
+                            list_member=list_member, returns_list=returns_list,
+                            paged=paged, params=params,
                             source=op.get("x-source", "")))
     ops.sort(key=lambda o: o["id"])
     ins = {"path": "SIGNICAT_IN_PATH", "query": "SIGNICAT_IN_QUERY",
@@ -173,8 +177,9 @@ def main():
         w("\t\t.body = %s, .body_required = %s, .idempotent = %s," % (
             o["body"], "true" if o["body_required"] else "false", "true" if o["idempotent"] else "false"))
         w("\t\t.accept = %s," % c_str(o["accept"]))
-        w("\t\t.envelope = %s, .list_member = %s, .paged = %s," % (
-            c_str(o["envelope"]), c_str(o["list_member"]), "true" if o["paged"] else "false"))
+        w("\t\t.envelope = %s, .list_member = %s, .returns_list = %s, .paged = %s," % (
+            c_str(o["envelope"]), c_str(o["list_member"]),
+            "true" if o["returns_list"] else "false", "true" if o["paged"] else "false"))
         w("\t\t.nparams = %d, .params = %s" % (len(o["params"]), ("%s_params" % o["id"]) if o["params"] else "NULL"))
         w("\t},")
     w("};")
