@@ -11,8 +11,9 @@ DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 # pg_regress tests: sql/<name>.sql, expected/<name>.out; the harness
 # (test/run.sh) runs them against a cluster that preloads the library and
 # points signicat.* at the mock server.
-REGRESS = setup assure_dossiers assure_processes assure_lists auth_tokens \
-	errors escaping privileges input cancel
+REGRESS = setup assure_dossiers assure_processes assure_lists assure_extra auth_rest \
+	secure_share reuseid mobileid auth_tokens \
+	errors escaping privileges input cancel coverage
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # -Wextra on top of PostgreSQL's flags; unused parameters are left out because

@@ -1,18 +1,15 @@
 -- escaping: values never change the request's path or query string.
 SELECT t.reset();
 
--- a test-only binding of a catalog operation with a text path parameter
--- (configuration ids are free text): its values are percent-encoded, dots too
-CREATE FUNCTION t.assure_get_matching_configuration(configuration_id text) RETURNS jsonb
-AS 'signicat', 'signicat_operation' LANGUAGE C;
-SELECT t.err($$SELECT t.assure_get_matching_configuration('../x')$$) IS NOT NULL AS called;
+-- configuration ids are free text: path values are percent-encoded, dots too
+SELECT t.err($$SELECT signicat.assure_get_matching_configuration('../x')$$) IS NOT NULL AS called;
 SELECT r->>'raw_path' AS raw_path, r->>'operation' AS operation FROM t.last_request() r;
-SELECT t.err($$SELECT t.assure_get_matching_configuration('..')$$) IS NOT NULL AS called;
+SELECT t.err($$SELECT signicat.assure_get_matching_configuration('..')$$) IS NOT NULL AS called;
 SELECT r->>'raw_path' AS raw_path, r->>'operation' AS operation FROM t.last_request() r;
-SELECT t.err($$SELECT t.assure_get_matching_configuration('a b?c=d#e%f/g')$$) IS NOT NULL AS called;
+SELECT t.err($$SELECT signicat.assure_get_matching_configuration('a b?c=d#e%f/g')$$) IS NOT NULL AS called;
 SELECT r->>'raw_path' AS raw_path, r->>'operation' AS operation FROM t.last_request() r;
-SELECT t.err($$SELECT t.assure_get_matching_configuration('')$$) AS empty_id;
-SELECT t.err($$SELECT t.assure_get_matching_configuration(NULL)$$) AS null_id;
+SELECT t.err($$SELECT signicat.assure_get_matching_configuration('')$$) AS empty_id;
+SELECT t.err($$SELECT signicat.assure_get_matching_configuration(NULL)$$) AS null_id;
 
 -- query values are escaped too: one parameter, one value
 SELECT t.err($$SELECT count(*) FROM signicat.assure_list_processes('2026-01-01', "order" => 'a&limit=1#x')$$) IS NOT NULL AS called;

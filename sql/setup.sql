@@ -27,7 +27,7 @@ CREATE FUNCTION t.last_request(op text DEFAULT NULL) RETURNS jsonb LANGUAGE sql 
 $$;
 -- method, path and body of the last request, with generated ids masked
 CREATE FUNCTION t.mask(s text) RETURNS text LANGUAGE sql AS $$
-    SELECT regexp_replace(s, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'g')
+    SELECT regexp_replace(s, '[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}', '<uuid>', 'g')
 $$;
 CREATE FUNCTION t.sent(op text DEFAULT NULL) RETURNS text LANGUAGE sql AS $$
     SELECT t.mask(format('%s %s%s %s', r->>'method', r->>'path',

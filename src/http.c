@@ -1,20 +1,24 @@
 /*-------------------------------------------------------------------------
  * http.c
- *	  The libcurl transport: one easy handle per backend, reused so that
- *	  connections stay alive and TLS sessions are resumed, driven through a
- *	  multi handle in short slices so that query cancel, statement_timeout and
- *	  backend termination interrupt a request within a few milliseconds.
+ *	  The libcurl transport.
  *
- * Everything libcurl allocates with malloc (header lists, multipart bodies) is released in
+ * A transfer (SignicatTransfer) is one request on one easy handle: its
+ * options and headers are set up here, the same way for the synchronous SQL
+ * path and for the background worker's concurrent polls, and its outcome is
+ * classified here too.  The synchronous path uses one easy handle per
+ * backend, reused so that connections stay alive and TLS sessions are
+ * resumed, driven through a multi handle in short slices so that query
+ * cancel, statement_timeout and backend termination interrupt a request
+ * within a few milliseconds.
+ *
+ * Everything libcurl allocates with malloc (header lists, multipart bodies)
+ * is released by signicat_transfer_release, which callers run in
  * PG_FINALLY, so an ereport or an interrupt never leaks it.  Response bodies
- * are palloc'd in the caller's memory context; the write callback never
- * ereports (it must not longjmp through libcurl), it flags the problem and
- * makes libcurl stop instead.
+ * are palloc'd; the write callback never ereports (it must not longjmp
+ * through libcurl), it flags the problem and makes libcurl stop instead.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-
-#include <curl/curl.h>
 
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -30,17 +34,6 @@
 static CURL *signicat_easy = NULL;
 static CURLM *signicat_multi = NULL;
 
-typedef struct ResponseBuffer
-{
-	MemoryContext cxt;
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-	size_t		max;
-	bool		too_large;
-	bool		out_of_memory;
-} ResponseBuffer;
-
 static void
 signicat_http_cleanup(int code, Datum arg)
 {
@@ -52,20 +45,26 @@ signicat_http_cleanup(int code, Datum arg)
 	signicat_multi = NULL;
 }
 
-static void
-ensure_handles(void)
+/* curl_global_init, once per process. */
+void
+signicat_curl_init(void)
 {
 	static bool initialized = false;
 
-	if (!initialized)
-	{
-		if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_SYSTEM_ERROR),
-					 errmsg("could not initialize libcurl")));
-		initialized = true;
-		on_proc_exit(signicat_http_cleanup, (Datum) 0);
-	}
+	if (initialized)
+		return;
+	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not initialize libcurl")));
+	initialized = true;
+	on_proc_exit(signicat_http_cleanup, (Datum) 0);
+}
+
+static void
+ensure_handles(void)
+{
+	signicat_curl_init();
 	if (signicat_multi == NULL)
 	{
 		signicat_multi = curl_multi_init();
@@ -88,37 +87,37 @@ ensure_handles(void)
 static size_t
 write_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	ResponseBuffer *buf = (ResponseBuffer *) userdata;
+	SignicatTransfer *t = (SignicatTransfer *) userdata;
 	size_t		n = size * nmemb;
 
-	if (n > buf->max || buf->len > buf->max - n)
+	if (n > t->max || t->len > t->max - n)
 	{
-		buf->too_large = true;
+		t->too_large = true;
 		return 0;
 	}
-	if (buf->len + n + 1 > buf->cap)
+	if (t->len + n + 1 > t->cap)
 	{
-		size_t		newcap = Max(buf->cap * 2, Max(buf->len + n + 1, 8192));
+		size_t		newcap = Max(t->cap * 2, Max(t->len + n + 1, 8192));
 		char	   *p;
 
-		p = MemoryContextAllocExtended(buf->cxt, newcap,
+		p = MemoryContextAllocExtended(t->cxt, newcap,
 									   MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
 		if (p == NULL)
 		{
-			buf->out_of_memory = true;
+			t->out_of_memory = true;
 			return 0;
 		}
-		if (buf->data)
+		if (t->data)
 		{
-			memcpy(p, buf->data, buf->len);
-			pfree(buf->data);
+			memcpy(p, t->data, t->len);
+			pfree(t->data);
 		}
-		buf->data = p;
-		buf->cap = newcap;
+		t->data = p;
+		t->cap = newcap;
 	}
-	memcpy(buf->data + buf->len, ptr, n);
-	buf->len += n;
-	buf->data[buf->len] = '\0';
+	memcpy(t->data + t->len, ptr, n);
+	t->len += n;
+	t->data[t->len] = '\0';
 	return n;
 }
 
@@ -136,7 +135,7 @@ append_header(struct curl_slist *list, const char *header)
 
 #define SETOPT(opt, val) \
 	do { \
-		CURLcode rc_ = curl_easy_setopt(signicat_easy, (opt), (val)); \
+		CURLcode rc_ = curl_easy_setopt(t->easy, (opt), (val)); \
 		if (rc_ != CURLE_OK) \
 			ereport(ERROR, \
 					(errcode(ERRCODE_SYSTEM_ERROR), \
@@ -144,41 +143,183 @@ append_header(struct curl_slist *list, const char *header)
 							#opt, curl_easy_strerror(rc_)))); \
 	} while (0)
 
-/* Map a failed transfer to an SQL error.  Never prints the URL's query. */
-static void
-report_transport_error(CURLcode rc, const char *errbuf, const ResponseBuffer *buf)
+/*
+ * Set up easy handle `easy` for one request.  The caller must run
+ * signicat_transfer_release afterwards on every path (PG_FINALLY): the
+ * header list and multipart body set up here are malloc'd by libcurl.
+ * Response bytes go to memory context `cxt`.
+ */
+void
+signicat_transfer_setup(SignicatTransfer *t, CURL *easy, const SignicatHttpRequest *req,
+						MemoryContext cxt)
 {
-	const char *reason = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+	memset(t, 0, sizeof(*t));
+	t->easy = easy;
+	t->cxt = cxt;
+	t->max = (size_t) signicat_max_response_size;
 
-	if (buf->too_large || rc == CURLE_FILESIZE_EXCEEDED)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("Signicat response exceeds signicat.max_response_size (%d bytes)",
-						signicat_max_response_size)));
-	if (buf->out_of_memory)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory reading the Signicat response")));
+	/* keeps live connections, the DNS cache and TLS sessions */
+	curl_easy_reset(easy);
 
-	switch (rc)
+	SETOPT(CURLOPT_URL, req->url);
+	SETOPT(CURLOPT_NOSIGNAL, 1L);
+	SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
+	SETOPT(CURLOPT_PATH_AS_IS, 1L);
+	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+	if (signicat_ca_file && signicat_ca_file[0])
+		SETOPT(CURLOPT_CAINFO, signicat_ca_file);
+	SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long) signicat_connect_timeout_ms);
+	SETOPT(CURLOPT_TIMEOUT_MS, (long) signicat_timeout_ms);
+	SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) signicat_max_response_size);
+	SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+	SETOPT(CURLOPT_ERRORBUFFER, t->errbuf);
+	SETOPT(CURLOPT_WRITEFUNCTION, write_body);
+	SETOPT(CURLOPT_WRITEDATA, t);
+	SETOPT(CURLOPT_PRIVATE, t);
+	if (signicat_user_agent && signicat_user_agent[0])
+		SETOPT(CURLOPT_USERAGENT, signicat_user_agent);
+
+	if (strcmp(req->method, "GET") == 0)
+		SETOPT(CURLOPT_HTTPGET, 1L);
+	else if (req->nparts > 0)
+	{
+		/* multipart/form-data; libcurl copies the data and sets the boundary */
+		t->mime = curl_mime_init(easy);
+		if (t->mime == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory building a multipart body")));
+		for (int i = 0; i < req->nparts; i++)
+		{
+			const SignicatMimePart *p = &req->parts[i];
+			curl_mimepart *part = curl_mime_addpart(t->mime);
+
+			if (part == NULL ||
+				curl_mime_name(part, p->name) != CURLE_OK ||
+				(p->filename && curl_mime_filename(part, p->filename) != CURLE_OK) ||
+				(p->content_type && curl_mime_type(part, p->content_type) != CURLE_OK) ||
+				curl_mime_data(part, p->data, p->len) != CURLE_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_OUT_OF_MEMORY),
+						 errmsg("out of memory building a multipart body")));
+		}
+		if (strcmp(req->method, "POST") != 0)
+			SETOPT(CURLOPT_CUSTOMREQUEST, req->method);
+		SETOPT(CURLOPT_MIMEPOST, t->mime);
+	}
+	else
+	{
+		if (strcmp(req->method, "POST") != 0)
+			SETOPT(CURLOPT_CUSTOMREQUEST, req->method);
+		if (req->body || strcmp(req->method, "POST") == 0)
+		{
+			SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) (req->body ? req->body_len : 0));
+			SETOPT(CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		}
+	}
+
+	if (req->basic_user)
+	{
+		SETOPT(CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+		SETOPT(CURLOPT_USERNAME, req->basic_user);
+		SETOPT(CURLOPT_PASSWORD, req->basic_password ? req->basic_password : "");
+	}
+
+	/* all headers are built per call; a previous call leaves nothing */
+	if (req->accept)
+		t->headers = append_header(t->headers, psprintf("Accept: %s", req->accept));
+	if (req->body)
+		t->headers = append_header(t->headers, psprintf("Content-Type: %s",
+														req->content_type ? req->content_type : "application/json"));
+	else if (strcmp(req->method, "GET") != 0 && req->nparts == 0)
+		t->headers = append_header(t->headers, "Content-Type:");
+	if (req->bearer)
+	{
+		char	   *auth = psprintf("Authorization: Bearer %s", req->bearer);
+
+		t->headers = append_header(t->headers, auth);
+		explicit_bzero(auth, strlen(auth));
+		pfree(auth);
+	}
+	if (req->account_id && req->account_id[0])
+		t->headers = append_header(t->headers, psprintf("Signicat-AccountId: %s", req->account_id));
+	/* no 100-continue round trip before large uploads */
+	t->headers = append_header(t->headers, "Expect:");
+	SETOPT(CURLOPT_HTTPHEADER, t->headers);
+}
+
+/*
+ * Free what libcurl malloc'd for the transfer and drop the handle's pointers
+ * into memory that is about to be freed.  Never raises an error.
+ */
+void
+signicat_transfer_release(SignicatTransfer *t)
+{
+	if (t->easy)
+	{
+		curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, NULL);
+		curl_easy_setopt(t->easy, CURLOPT_MIMEPOST, NULL);
+		curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, NULL);
+		curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
+	}
+	curl_slist_free_all(t->headers);
+	curl_mime_free(t->mime);
+	t->headers = NULL;
+	t->mime = NULL;
+}
+
+/* The answer of a finished transfer (any HTTP status). */
+void
+signicat_transfer_response(SignicatTransfer *t, SignicatHttpResponse *resp)
+{
+	char	   *ct = NULL;
+	curl_off_t	retry_after = -1;
+
+	memset(resp, 0, sizeof(*resp));
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
+	curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after);
+	resp->content_type = ct ? MemoryContextStrdup(t->cxt, ct) : NULL;
+	resp->retry_after = retry_after > 0 ? (long) retry_after : -1;
+	if (t->data == NULL)
+		t->data = MemoryContextAllocZero(t->cxt, 1);
+	resp->body = t->data;
+	resp->body_len = t->len;
+}
+
+/*
+ * Classify a failed transfer: its SQLSTATE, a message and a detail (never
+ * the URL's query).  The worker records these; the SQL path raises them.
+ */
+int
+signicat_transfer_error(const SignicatTransfer *t, const char **message, const char **detail)
+{
+	*detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result);
+
+	if (t->too_large || t->result == CURLE_FILESIZE_EXCEEDED)
+	{
+		*message = "Signicat response exceeds signicat.max_response_size";
+		return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+	}
+	if (t->out_of_memory)
+	{
+		*message = "out of memory reading the Signicat response";
+		return ERRCODE_OUT_OF_MEMORY;
+	}
+	switch (t->result)
 	{
 		case CURLE_OPERATION_TIMEDOUT:
 			/* not 57014: that is the statement's own cancel, see README */
-			ereport(ERROR,
-					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("Signicat request timed out"),
-					 errdetail("%s", reason),
-					 errhint("The limits are signicat.connect_timeout (%d ms) and signicat.timeout (%d ms).",
-							 signicat_connect_timeout_ms, signicat_timeout_ms)));
-			break;
+			*message = "Signicat request timed out";
+			return ERRCODE_CONNECTION_FAILURE;
 		case CURLE_COULDNT_RESOLVE_HOST:
 		case CURLE_COULDNT_RESOLVE_PROXY:
 		case CURLE_COULDNT_CONNECT:
-			ereport(ERROR,
-					(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
-					 errmsg("could not connect to Signicat"),
-					 errdetail("%s", reason)));
-			break;
+			*message = "could not connect to Signicat";
+			return ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION;
 		case CURLE_SSL_CONNECT_ERROR:
 		case CURLE_PEER_FAILED_VERIFICATION:
 		case CURLE_SSL_CERTPROBLEM:
@@ -187,27 +328,39 @@ report_transport_error(CURLcode rc, const char *errbuf, const ResponseBuffer *bu
 		case CURLE_SSL_ISSUER_ERROR:
 		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
 		case CURLE_SSL_INVALIDCERTSTATUS:
-			ereport(ERROR,
-					(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
-					 errmsg("could not establish a TLS connection to Signicat"),
-					 errdetail("%s", reason),
-					 errhint("Check signicat.ca_file if the server uses a private certificate authority.")));
-			break;
+			*message = "could not establish a TLS connection to Signicat";
+			return ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION;
 		case CURLE_UNSUPPORTED_PROTOCOL:
 		case CURLE_URL_MALFORMAT:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid Signicat URL"),
-					 errdetail("%s", reason),
-					 errhint("signicat.base_url and signicat.token_url must be http or https URLs.")));
-			break;
+			*message = "invalid Signicat URL";
+			return ERRCODE_INVALID_PARAMETER_VALUE;
 		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("connection to Signicat failed"),
-					 errdetail("%s", reason)));
-			break;
+			*message = "connection to Signicat failed";
+			return ERRCODE_CONNECTION_FAILURE;
 	}
+}
+
+static void
+report_transport_error(const SignicatTransfer *t)
+{
+	const char *message;
+	const char *detail;
+	int			sqlstate = signicat_transfer_error(t, &message, &detail);
+
+	ereport(ERROR,
+			(errcode(sqlstate),
+			 sqlstate == ERRCODE_PROGRAM_LIMIT_EXCEEDED ?
+			 errmsg("%s (%d bytes)", message, signicat_max_response_size) :
+			 errmsg("%s", message),
+			 sqlstate == ERRCODE_PROGRAM_LIMIT_EXCEEDED ? 0 : errdetail("%s", detail),
+			 t->result == CURLE_OPERATION_TIMEDOUT ?
+			 errhint("The limits are signicat.connect_timeout (%d ms) and signicat.timeout (%d ms).",
+					 signicat_connect_timeout_ms, signicat_timeout_ms) :
+			 sqlstate == ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION &&
+			 strstr(message, "TLS") ?
+			 errhint("Check signicat.ca_file if the server uses a private certificate authority.") :
+			 sqlstate == ERRCODE_INVALID_PARAMETER_VALUE ?
+			 errhint("signicat.base_url and signicat.token_url must be http or https URLs.") : 0));
 }
 
 /*
@@ -217,118 +370,19 @@ report_transport_error(CURLcode rc, const char *errbuf, const ResponseBuffer *bu
 void
 signicat_http_perform(const SignicatHttpRequest *req, SignicatHttpResponse *resp)
 {
-	struct curl_slist *volatile headers = NULL;
-	curl_mime  *volatile mime = NULL;
+	SignicatTransfer t;
 	volatile bool attached = false;
-	char		errbuf[CURL_ERROR_SIZE];
-	ResponseBuffer buf;
 
 	ensure_handles();
-
-	memset(&buf, 0, sizeof(buf));
-	buf.cxt = CurrentMemoryContext;
-	buf.max = (size_t) signicat_max_response_size;
-	errbuf[0] = '\0';
-
-	/* keeps live connections, the DNS cache and TLS sessions */
-	curl_easy_reset(signicat_easy);
+	memset(&t, 0, sizeof(t));
 
 	PG_TRY();
 	{
-		CURLcode	rc = CURLE_OK;
 		CURLMsg    *msg;
 		int			running = 1;
 		int			pending;
-		char	   *ct = NULL;
-		curl_off_t	retry_after = -1;
 
-		SETOPT(CURLOPT_URL, req->url);
-		SETOPT(CURLOPT_NOSIGNAL, 1L);
-		SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-		SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-		SETOPT(CURLOPT_PATH_AS_IS, 1L);
-		SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
-		SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
-		if (signicat_ca_file && signicat_ca_file[0])
-			SETOPT(CURLOPT_CAINFO, signicat_ca_file);
-		SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long) signicat_connect_timeout_ms);
-		SETOPT(CURLOPT_TIMEOUT_MS, (long) signicat_timeout_ms);
-		SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) signicat_max_response_size);
-		SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
-		SETOPT(CURLOPT_ERRORBUFFER, errbuf);
-		SETOPT(CURLOPT_WRITEFUNCTION, write_body);
-		SETOPT(CURLOPT_WRITEDATA, &buf);
-		if (signicat_user_agent && signicat_user_agent[0])
-			SETOPT(CURLOPT_USERAGENT, signicat_user_agent);
-
-		if (strcmp(req->method, "GET") == 0)
-			SETOPT(CURLOPT_HTTPGET, 1L);
-		else if (req->nparts > 0)
-		{
-			/* multipart/form-data; libcurl copies the data and sets the boundary */
-			mime = curl_mime_init(signicat_easy);
-			if (mime == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_OUT_OF_MEMORY),
-						 errmsg("out of memory building a multipart body")));
-			for (int i = 0; i < req->nparts; i++)
-			{
-				const SignicatMimePart *p = &req->parts[i];
-				curl_mimepart *part = curl_mime_addpart(mime);
-
-				if (part == NULL ||
-					curl_mime_name(part, p->name) != CURLE_OK ||
-					(p->filename && curl_mime_filename(part, p->filename) != CURLE_OK) ||
-					(p->content_type && curl_mime_type(part, p->content_type) != CURLE_OK) ||
-					curl_mime_data(part, p->data, p->len) != CURLE_OK)
-					ereport(ERROR,
-							(errcode(ERRCODE_OUT_OF_MEMORY),
-							 errmsg("out of memory building a multipart body")));
-			}
-			if (strcmp(req->method, "POST") != 0)
-				SETOPT(CURLOPT_CUSTOMREQUEST, req->method);
-			SETOPT(CURLOPT_MIMEPOST, (curl_mime *) mime);
-		}
-		else
-		{
-			if (strcmp(req->method, "POST") != 0)
-				SETOPT(CURLOPT_CUSTOMREQUEST, req->method);
-			if (req->body || strcmp(req->method, "POST") == 0)
-			{
-				SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) (req->body ? req->body_len : 0));
-				SETOPT(CURLOPT_POSTFIELDS, req->body ? req->body : "");
-			}
-		}
-
-		if (req->basic_user)
-		{
-			SETOPT(CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
-			SETOPT(CURLOPT_USERNAME, req->basic_user);
-			SETOPT(CURLOPT_PASSWORD, req->basic_password ? req->basic_password : "");
-		}
-
-		/* all headers are built per call; a previous call leaves nothing */
-		if (req->accept)
-			headers = append_header(headers, psprintf("Accept: %s", req->accept));
-		if (req->body)
-			headers = append_header(headers, psprintf("Content-Type: %s",
-													  req->content_type ? req->content_type : "application/json"));
-		else if (strcmp(req->method, "GET") != 0 && req->nparts == 0)
-			headers = append_header(headers, "Content-Type:");
-		if (req->bearer)
-		{
-			char	   *auth = psprintf("Authorization: Bearer %s", req->bearer);
-
-			headers = append_header(headers, auth);
-			explicit_bzero(auth, strlen(auth));
-			pfree(auth);
-		}
-		if (req->account_id && req->account_id[0])
-			headers = append_header(headers, psprintf("Signicat-AccountId: %s", req->account_id));
-		/* no 100-continue round trip before large uploads */
-		headers = append_header(headers, "Expect:");
-		SETOPT(CURLOPT_HTTPHEADER, (struct curl_slist *) headers);
-
+		signicat_transfer_setup(&t, signicat_easy, req, CurrentMemoryContext);
 		if (curl_multi_add_handle(signicat_multi, signicat_easy) != CURLM_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_SYSTEM_ERROR),
@@ -355,38 +409,25 @@ signicat_http_perform(const SignicatHttpRequest *req, SignicatHttpResponse *resp
 		}
 		pgstat_report_wait_end();
 
+		t.result = CURLE_OK;
 		while ((msg = curl_multi_info_read(signicat_multi, &pending)) != NULL)
 		{
 			if (msg->msg == CURLMSG_DONE && msg->easy_handle == signicat_easy)
-				rc = msg->data.result;
+				t.result = msg->data.result;
 		}
 		curl_multi_remove_handle(signicat_multi, signicat_easy);
 		attached = false;
 
-		if (rc != CURLE_OK)
-			report_transport_error(rc, errbuf, &buf);
-
-		curl_easy_getinfo(signicat_easy, CURLINFO_RESPONSE_CODE, &resp->status);
-		curl_easy_getinfo(signicat_easy, CURLINFO_CONTENT_TYPE, &ct);
-		curl_easy_getinfo(signicat_easy, CURLINFO_RETRY_AFTER, &retry_after);
-		resp->content_type = ct ? pstrdup(ct) : NULL;
-		resp->retry_after = retry_after > 0 ? (long) retry_after : -1;
-		if (buf.data == NULL)
-			buf.data = MemoryContextAllocZero(buf.cxt, 1);
-		resp->body = buf.data;
-		resp->body_len = buf.len;
+		if (t.result != CURLE_OK)
+			report_transport_error(&t);
+		signicat_transfer_response(&t, resp);
 	}
 	PG_FINALLY();
 	{
 		pgstat_report_wait_end();
 		if (attached)
 			curl_multi_remove_handle(signicat_multi, signicat_easy);
-		/* the handle must not keep pointers to memory freed after this call */
-		curl_easy_setopt(signicat_easy, CURLOPT_HTTPHEADER, NULL);
-		curl_easy_setopt(signicat_easy, CURLOPT_ERRORBUFFER, NULL);
-		curl_easy_setopt(signicat_easy, CURLOPT_MIMEPOST, NULL);
-		curl_slist_free_all(headers);
-		curl_mime_free(mime);
+		signicat_transfer_release(&t);
 	}
 	PG_END_TRY();
 }

@@ -13,6 +13,8 @@
 #ifndef SIGNICAT_H
 #define SIGNICAT_H
 
+#include <curl/curl.h>
+
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
@@ -126,6 +128,30 @@ typedef struct SignicatHttpResponse
 	long		retry_after;	/* seconds, -1 when absent */
 } SignicatHttpResponse;
 
+/* One request on one easy handle (see http.c). */
+typedef struct SignicatTransfer
+{
+	CURL	   *easy;
+	struct curl_slist *headers; /* malloc'd by libcurl */
+	curl_mime  *mime;			/* malloc'd by libcurl */
+	MemoryContext cxt;			/* where the answer goes */
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	size_t		max;
+	bool		too_large;
+	bool		out_of_memory;
+	CURLcode	result;
+	char		errbuf[CURL_ERROR_SIZE];
+} SignicatTransfer;
+
+extern void signicat_curl_init(void);
+extern void signicat_transfer_setup(SignicatTransfer *t, CURL *easy,
+									const SignicatHttpRequest *req, MemoryContext cxt);
+extern void signicat_transfer_release(SignicatTransfer *t);
+extern void signicat_transfer_response(SignicatTransfer *t, SignicatHttpResponse *resp);
+extern int	signicat_transfer_error(const SignicatTransfer *t, const char **message,
+									const char **detail);
 extern void signicat_http_perform(const SignicatHttpRequest *req,
 								  SignicatHttpResponse *resp);
 extern char *signicat_url_escape(const char *s, bool escape_dots);

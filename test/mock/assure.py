@@ -1,15 +1,23 @@
 """Assure API of the Signicat mock: routes, in-memory state and process status progression.
 
 This module owns the ``/assure`` routes (dossiers, user data, dossier files, processes, process
-images/video/result, process list), their state (:class:`AssureState`, cleared by
-``POST /__mock/reset``), the Assure config options of ``/__mock/config``
+images/video/result, process list, watermark, redact, document types, matching and capture
+configurations, perform matching, start capture flow), their state (:class:`AssureState`,
+cleared by ``POST /__mock/reset``), the Assure config options of ``/__mock/config``
 (``final_status``, ``process_polls_until_final``, ``process_list_format``) and the control route
 ``POST /__mock/seed-processes``.  Operation ids are the catalog's (endpoints.md).
 
 Process life cycle in the mock: ``pending`` after Create process -> ``processing`` after Start
 verification -> final after ``process_polls_until_final`` GETs of the process (the final status
 is ``mock-final=<status>`` from the dossier's externalReference, else config ``final_status``).
-Fail process moves a pending process to ``failed``.
+Fail process moves a pending process to ``failed``.  Start capture flow creates a process that
+is already ``processing``.  A process's ``finalResult`` is taken from the dossier's user data (else
+sample values) when the process becomes final, and kept from then on.
+
+Watermark and redact mark the image bytes instead of changing pixels: watermark appends
+``WATERMARK:<title>``, redact appends ``REDACTED``.  Perform matching compares two data nodes
+(userData or a final process's finalResult/userInfo/ocr, which are the same data in the mock)
+with the fields of a matching configuration or the default ones.
 
 The route handlers run one at a time under the server lock (see signicat_mock.Api).
 """
@@ -23,6 +31,7 @@ import io
 import json
 import re
 import secrets
+import unicodedata
 import uuid
 import zipfile
 from dataclasses import dataclass, field
@@ -71,6 +80,95 @@ DATA_URL_RE = re.compile(r"^data:(image/png|image/jpeg);base64,(.*)$", re.DOTALL
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 INT_RE = re.compile(r"^-?\d+$")
 
+WATERMARK_DEPICTIONS = ("selfie", "front")
+MAX_WATERMARK_BYTES = 4 * 1024 * 1024
+REDACT_DOCUMENT_TYPES = ("passport", "identityCard", "driversLicense", "residencePermit")
+REDACT_COUNTRIES = ("NLD",)
+REDACT_FIELDS = ("personalIdentificationNumber", "photo")
+REDACTION_LEVELS = ("standard", "medium", "high", "veryHigh")
+REDACT_SIDES = (("front", "frontImage", "redactedFrontImage"),
+                ("back", "backImage", "redactedBackImage"))
+
+# Get document types: a few fixed AssureDocumentTypeInfo entries per provider; eid answers 204.
+DOCUMENT_TYPE_INFO = {
+    "onfido": [
+        {"country": "NOR", "countryName": "Norway", "type": "passport"},
+        {"country": "NOR", "countryName": "Norway", "type": "driversLicense"},
+        {"country": "SWE", "countryName": "Sweden", "type": "identityCard"},
+    ],
+    "signicatpaper": [
+        {"country": "NLD", "countryName": "Netherlands", "type": "passport"},
+        {"country": "NLD", "countryName": "Netherlands", "type": "identityCard"},
+        {"country": "PRT", "countryName": "Portugal", "type": "residencePermit"},
+    ],
+    "eid": [],
+    "signicatpictureid": [
+        {"country": "NOR", "countryName": "Norway", "type": "passport", "id": 138,
+         "name": "Norway", "subType": "Passport", "icao": "TD3"},
+        {"country": "DEU", "countryName": "Germany", "type": "identityCard", "id": 191,
+         "name": "Germany", "subType": "Passport", "icao": "TD3"},
+    ],
+    "signicatvideoid": [
+        {"country": "NOR", "countryName": "Norway", "type": "passport", "id": 138,
+         "name": "Norway", "subType": "Passport", "icao": "TD3"},
+        {"country": "SWE", "countryName": "Sweden", "type": "identityCard", "id": 123,
+         "name": "Sweden", "subType": "ID Card", "icao": "TD1"},
+    ],
+}
+
+MAX_CONFIGURATION_ID = 100
+NORMALIZATIONS = ("none", "upper", "clean", "cleanUpper", "initialsUpper", "numeric")
+ALGORITHMS = ("levenshtein", "fuzzy")
+DATA_NODES = ("userData", "finalResult", "userInfo", "ocr")
+DEFAULT_MATCH_FIELDS = (
+    {"id": "firstName", "sourceField": "firstName", "targetField": "firstName",
+     "normalization": "cleanUpper", "algorithm": "levenshtein"},
+    {"id": "lastName", "sourceField": "lastName", "targetField": "lastName",
+     "normalization": "cleanUpper", "algorithm": "levenshtein"},
+    {"id": "dateOfBirth", "sourceField": "dateOfBirth", "targetField": "dateOfBirth",
+     "normalization": "numeric", "algorithm": "levenshtein"},
+)
+# ICAO 9303 part 3 transliterations that NFKD does not give.
+ICAO_LETTERS = {"Æ": "AE", "æ": "ae", "Ø": "OE", "ø": "oe", "Å": "AA", "å": "aa", "ß": "ss",
+                "Þ": "TH", "þ": "th", "Ð": "D", "ð": "d", "Œ": "OE", "œ": "oe", "Ł": "L",
+                "ł": "l"}
+
+CAPTURE_PROVIDERS = ("eid", "onfido", "readid", "signicatpaper", "webid", "signicatpictureid",
+                     "signicatvideoid")
+CAPTURE_SDKS = ("native", "capture")
+CAPTURE_URL = "https://api.signicat.com/assure/capture/#/artifact="
+SMS_SENDER_RE = re.compile(r"^([0-9]{1,15}|[A-Za-z0-9]{1,11})$")
+# AssureCaptureConfiguration: field -> kind (see kind_error); fields not listed take any value.
+CAPTURE_FIELD_KINDS = {
+    "pageTitle": "string", "favicon": "string", "fontName": "string", "fontUrl": "string",
+    "primaryColor": "string", "fontColor": "string", "buttonsColor": "string",
+    "buttonsHoverColor": "string", "buttonsTextColor": "string", "spinnerColor": "string",
+    "defaultCountry": "string", "smsDefaultCountry": "string", "customCss": "string",
+    "documentTypes": ("enum[]", DOCUMENT_TYPES), "documentCountries": "object",
+    "languages": "string[]", "translations": "object",
+    "allowFileUpload": ("enum[]", ("mobile", "desktop")),
+    "allowTakePhoto": ("enum[]", ("mobile", "desktop")), "allowZoomOnPreview": "string[]",
+    "mobileHandoverModes": ("enum[]", ("sms", "qrCode")),
+    "useSignicatTheming": "boolean", "enableMobileHandover": "boolean",
+    "enableOrientationConfirmation": "boolean", "autoCapture": "boolean",
+    "customRedactionError": "boolean", "takeSelfie": "boolean",
+    "showModalBeforeRedirect": "boolean", "forceMobileHandover": "boolean",
+    "useNativeCamera": "boolean", "showConsentPage": "boolean",
+    "showAccessibilityLink": "boolean", "showDocumentInstructionsScreen": "boolean",
+    "showPrerequisitesScreen": "boolean", "showCountryBeforeDocumentType": "boolean",
+    "maxRetries": "integer", "mobileHandoverTimeout": "integer",
+    "signicatThemingConfig": "object", "onfidoConfig": "object", "eidConfig": "object",
+    "signicatvideoidConfig": "object", "signicatpictureidConfig": "object",
+}
+MAX_PAGE_TITLE = 60
+CAPTURE_REQUEST_KINDS = {"requestDomain": "string", "eventTags": "string[]",
+                         "captureParameters": "object"}
+CAPTURE_PARAMETER_KINDS = {"uiProfile": "string", "uiProfileJSON": "object",
+                           "uiLanguage": "string", "smsSender": "string",
+                           "smsMessage": "string", "defaultCountry": "string"}
+KIND_NAMES = {"string": "a string", "boolean": "a boolean", "integer": "an integer",
+              "object": "an object", "string[]": "an array of strings"}
+
 
 # --------------------------------------------------------------------------------------------
 # State
@@ -102,6 +200,7 @@ class Process:
     polls: int = 0                                  # GETs while processing
     fail_reason: Optional[dict] = None
     finished_at: Optional[dt.datetime] = None
+    result: Optional[dict] = None                   # finalResult, kept once computed
 
 
 @dataclass
@@ -115,14 +214,28 @@ class Dossier:
     processes: dict = field(default_factory=dict)   # processId -> Process, creation order
 
 
+@dataclass
+class Configuration:
+    """A matching or capture configuration (``body`` is the validated request body)."""
+    configuration_id: str
+    body: dict
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
 class AssureState:
     """All Assure data of one mock server."""
 
     def __init__(self) -> None:
         self.dossiers: dict[str, Dossier] = {}      # creation order
+        # kind ("matching" | "capture") -> configurationId -> Configuration, creation order
+        self.configurations: dict[str, dict[str, Configuration]] = {"matching": {},
+                                                                     "capture": {}}
 
     def reset(self) -> None:
         self.dossiers.clear()
+        for store in self.configurations.values():
+            store.clear()
 
 
 def _check_final_status(value: Any) -> str:
@@ -262,15 +375,19 @@ def portrait(p: Process) -> Optional[Image]:
 
 
 def final_result(d: Dossier, p: Process) -> dict:
-    user = d.user_data.fields if d.user_data else {}
-    return {
-        "firstName": user.get("firstName") or "JOHN",
-        "lastName": user.get("lastName") or "SMITH",
-        "dateOfBirth": user.get("dateOfBirth") or "1986-07-24",
-        "documentType": p.document_type or "passport",
-        "documentNumber": "C1234567",
-        "issuingCountry": "PRT",
-    }
+    """The process's finalResult: the dossier's user data (else sample values) the first time
+    it is asked for (when the process becomes final), then kept as is."""
+    if p.result is None:
+        user = d.user_data.fields if d.user_data else {}
+        p.result = {
+            "firstName": user.get("firstName") or "JOHN",
+            "lastName": user.get("lastName") or "SMITH",
+            "dateOfBirth": user.get("dateOfBirth") or "1986-07-24",
+            "documentType": p.document_type or "passport",
+            "documentNumber": "C1234567",
+            "issuingCountry": "PRT",
+        }
+    return p.result
 
 
 def provider_specific(p: Process) -> dict:
@@ -327,6 +444,8 @@ def count_poll(req: Request, d: Dossier, p: Process) -> None:
     p.polls += 1
     if p.polls >= max(1, req.config["process_polls_until_final"]):
         set_status(req, p, target_final_status(req, d))
+        if p.status in RESULT_STATUSES:
+            final_result(d, p)  # the result is fixed when the process becomes final
 
 
 # --------------------------------------------------------------------------------------------
@@ -789,6 +908,454 @@ def list_processes(req: Request) -> Response:
         filters["endCreationDate"] = end_text
     filters.update({"statusList": statuses, "offset": offset, "limit": limit, "order": order})
     return Response.json({"processes": page, "filters": filters, "totalResults": len(matches)})
+
+
+# --------------------------------------------------------------------------------------------
+# Shared validation helpers of the utilities, configurations, matching and capture flow
+# --------------------------------------------------------------------------------------------
+
+def kind_error(kind: Any, value: Any) -> Optional[str]:
+    """None when ``value`` is of ``kind`` (a KIND_NAMES key or ("enum[]", allowed)), else
+    the message."""
+    if isinstance(kind, tuple):
+        allowed = kind[1]
+        if isinstance(value, list) and all(isinstance(v, str) and v in allowed for v in value):
+            return None
+        return "Must be an array of: %s." % ", ".join(allowed)
+    ok = {"string": lambda: isinstance(value, str),
+          "boolean": lambda: isinstance(value, bool),
+          "integer": lambda: isinstance(value, int) and not isinstance(value, bool),
+          "object": lambda: isinstance(value, dict),
+          "string[]": lambda: isinstance(value, list)
+          and all(isinstance(v, str) for v in value)}[kind]()
+    return None if ok else "Must be %s." % KIND_NAMES[kind]
+
+
+def check_kinds(errors: dict, obj: dict, kinds: dict, prefix: str = "") -> None:
+    """Record in ``errors`` the members of ``obj`` (null aside) not of their declared kind."""
+    for name, value in obj.items():
+        kind = kinds.get(name)
+        message = None if kind is None or value is None else kind_error(kind, value)
+        if message:
+            errors[prefix + name] = [message]
+
+
+def check_enum(errors: dict, name: str, value: Any, allowed: tuple,
+               required: bool = False) -> None:
+    """Record in ``errors`` a missing (when ``required``) or unknown enum value."""
+    if value is None:
+        if required:
+            errors[name] = ["Required; one of %s." % ", ".join(allowed)]
+    elif not isinstance(value, str) or value not in allowed:
+        errors[name] = ["Unknown value %r; one of %s." % (value, ", ".join(allowed))]
+
+
+def body_uuid(body: dict, name: str) -> Optional[str]:
+    """The optional UUID member ``name`` of a request body (lowercased), else 400."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not UUID_RE.match(value):
+        raise validation_error({name: ["Must be a UUID."]})
+    return value.lower()
+
+
+def stored_images(req: Request, body: dict) -> dict:
+    """{depiction: Image} of the process named by the body's dossierId + processId, or of the
+    dossier's files without processId; 404 for an unknown dossier or process."""
+    dossier = req.state.dossiers.get(body_uuid(body, "dossierId"))
+    if dossier is None:
+        raise ApiError(404, "Dossier not found.")
+    process_id = body_uuid(body, "processId")
+    if process_id is None:
+        return dossier.files
+    process = dossier.processes.get(process_id)
+    if process is None:
+        raise ApiError(404, "Process not found.")
+    return process.images
+
+
+def data_url(media_type: str, data: bytes) -> str:
+    return "data:%s;base64,%s" % (media_type, base64.b64encode(data).decode("ascii"))
+
+
+# --------------------------------------------------------------------------------------------
+# Watermark and redact: the mock marks the bytes instead of drawing on the image
+# --------------------------------------------------------------------------------------------
+
+def validate_watermark(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise validation_error({"watermark": [
+            "Required; an object with title, description and date."]})
+    errors: dict[str, list] = {}
+    for name in ("title", "description", "date"):
+        if not isinstance(value.get(name), str):
+            errors["watermark." + name] = ["Required (string)."]
+    if "watermark.date" not in errors and not _is_date(value["date"]):
+        errors["watermark.date"] = ["Must be a date YYYY-MM-DD."]
+    if errors:
+        raise validation_error(errors)
+
+
+@API.route("POST", "/assure/watermark", "assure_watermark_image")
+def watermark_image(req: Request) -> Response:
+    body = body_object(req, required=True)
+    validate_watermark(body.get("watermark"))
+    if body.get("image") is not None:
+        image = parse_data_url("image", body["image"])
+        if len(image.data) > MAX_WATERMARK_BYTES:
+            raise validation_error({"image": ["The image is larger than 4 MB."]})
+    elif body.get("dossierId") is not None:
+        depiction = body.get("imageDepiction")
+        errors: dict[str, list] = {}
+        check_enum(errors, "imageDepiction", depiction, WATERMARK_DEPICTIONS, required=True)
+        if errors:
+            raise validation_error(errors)
+        image = stored_images(req, body).get(depiction)
+        if image is None:
+            raise ApiError(404, "Image not found.")
+    else:
+        raise validation_error({"image": [
+            "Give image (dataURL) or dossierId [+ processId] with imageDepiction."]})
+    mark = ("WATERMARK:" + body["watermark"]["title"]).encode("utf-8")
+    return Response.raw(image.data + mark, image.media_type)
+
+
+def validate_redaction(body: dict) -> None:
+    errors: dict[str, list] = {}
+    check_enum(errors, "documentType", body.get("documentType"), REDACT_DOCUMENT_TYPES,
+               required=True)
+    check_enum(errors, "documentCountry", body.get("documentCountry"), REDACT_COUNTRIES,
+               required=True)
+    fields = body.get("fieldsToRedact")
+    if not fields or kind_error(("enum[]", REDACT_FIELDS), fields):
+        errors["fieldsToRedact"] = ["Required; a non-empty array of: %s."
+                                    % ", ".join(REDACT_FIELDS)]
+    check_enum(errors, "redactionLevel", body.get("redactionLevel"), REDACTION_LEVELS)
+    if errors:
+        raise validation_error(errors)
+
+
+@API.route("POST", "/assure/redact", "assure_redact_images")
+def redact_images(req: Request) -> Response:
+    body = body_object(req, required=True)
+    validate_redaction(body)
+    images = {side: parse_data_url(name, body[name]) for side, name, _out in REDACT_SIDES
+              if body.get(name) is not None}
+    if not images:
+        if body.get("dossierId") is None:
+            raise validation_error({"frontImage": [
+                "Give frontImage and/or backImage (dataURL) or dossierId [+ processId]."]})
+        stored = stored_images(req, body)
+        images = {side: stored[side] for side, _name, _out in REDACT_SIDES if side in stored}
+        if not images:
+            raise ApiError(404, "No front or back image stored.")
+    out: dict[str, Any] = {"success": True}
+    for side, _name, answer in REDACT_SIDES:
+        if side in images:
+            out[answer] = data_url(images[side].media_type, images[side].data + b"REDACTED")
+    return Response.json(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Document types
+# --------------------------------------------------------------------------------------------
+
+@API.route("GET", "/assure/{providerName}/document-types", "assure_list_document_types")
+def list_document_types(req: Request) -> Response:
+    provider = req.params["providerName"]
+    if provider not in DOCUMENT_TYPE_INFO:
+        raise validation_error({"providerName": ["Unknown provider %r; one of %s."
+                                                 % (provider, ", ".join(DOCUMENT_TYPE_INFO))]})
+    entries = DOCUMENT_TYPE_INFO[provider]
+    return Response.json(entries) if entries else Response.empty(204)
+
+
+# --------------------------------------------------------------------------------------------
+# Matching and capture configurations (one set of routes per kind)
+# --------------------------------------------------------------------------------------------
+
+def validate_matching_configuration(body: dict) -> dict:
+    errors: dict[str, list] = {}
+    fields = body.get("fields")
+    if fields is not None and not isinstance(fields, list):
+        errors["fields"] = ["Must be an array."]
+    for i, item in enumerate(fields if isinstance(fields, list) else []):
+        where = "fields[%d]" % i
+        if not isinstance(item, dict):
+            errors[where] = ["Must be an object."]
+            continue
+        check_kinds(errors, item, {"id": "string", "sourceField": "string",
+                                   "targetField": "string"}, where + ".")
+        if not any(isinstance(item.get(n), str) and item[n]
+                   for n in ("id", "sourceField", "targetField")):
+            errors.setdefault(where + ".id", ["Give id, sourceField or targetField."])
+        check_enum(errors, where + ".normalization", item.get("normalization"), NORMALIZATIONS)
+        check_enum(errors, where + ".algorithm", item.get("algorithm"), ALGORITHMS)
+    if errors:
+        raise validation_error(errors)
+    return body
+
+
+def validate_capture_configuration(body: dict) -> dict:
+    errors: dict[str, list] = {}
+    check_kinds(errors, body, CAPTURE_FIELD_KINDS)
+    title = body.get("pageTitle")
+    if isinstance(title, str) and len(title) > MAX_PAGE_TITLE:
+        errors["pageTitle"] = ["At most %d characters." % MAX_PAGE_TITLE]
+    if errors:
+        raise validation_error(errors)
+    return body
+
+
+def configuration_summary(c: Configuration) -> dict:
+    """AssureCaptureConfigurationSummary; ``configurationId`` repeats ``id``."""
+    return {"id": c.configuration_id, "configurationId": c.configuration_id,
+            "createdAt": rfc3339(c.created_at), "updatedAt": rfc3339(c.updated_at)}
+
+
+def matching_configuration_json(c: Configuration) -> dict:
+    """AssureMatchingConfigurationResponse."""
+    return dict({"configuration": c.body}, **configuration_summary(c))
+
+
+def capture_configuration_json(c: Configuration) -> dict:
+    """AssureCaptureConfigurationResponse: the configuration's fields, id and timestamps."""
+    return dict(c.body, **configuration_summary(c))
+
+
+def configuration_id(req: Request) -> str:
+    value = req.params["configurationId"]
+    if not 1 <= len(value) <= MAX_CONFIGURATION_ID:
+        raise validation_error({"configurationId": [
+            "Must have 1 to %d characters." % MAX_CONFIGURATION_ID]})
+    return value
+
+
+def load_configuration(req: Request, kind: str) -> Configuration:
+    configuration = req.state.configurations[kind].get(configuration_id(req))
+    if configuration is None:
+        raise ApiError(404, "%s configuration not found." % kind.capitalize())
+    return configuration
+
+
+def configuration_routes(kind: str, validate: Any, render: Any, summarize: Any) -> None:
+    """Create (201; 409 if it exists), get, update (200), delete (204) and list routes of one
+    configuration kind under /assure/<kind>/configurations."""
+    base = "/assure/%s/configurations" % kind
+    item = base + "/{configurationId}"
+
+    @API.route("POST", item, "assure_create_%s_configuration" % kind)
+    def create_configuration(req: Request) -> Response:
+        config_id = configuration_id(req)
+        body = validate(body_object(req, required=True))
+        store = req.state.configurations[kind]
+        if config_id in store:
+            raise ApiError(409, "%s configuration %r already exists; use PUT to update it."
+                           % (kind.capitalize(), config_id))
+        now = req.now()
+        store[config_id] = Configuration(config_id, body, now, now)
+        return Response.json(render(store[config_id]), 201)
+
+    @API.route("GET", item, "assure_get_%s_configuration" % kind)
+    def get_configuration(req: Request) -> Response:
+        return Response.json(render(load_configuration(req, kind)))
+
+    @API.route("PUT", item, "assure_update_%s_configuration" % kind)
+    def update_configuration(req: Request) -> Response:
+        body = validate(body_object(req, required=True))
+        configuration = load_configuration(req, kind)
+        configuration.body = body
+        configuration.updated_at = req.now()
+        return Response.json(render(configuration))
+
+    @API.route("DELETE", item, "assure_delete_%s_configuration" % kind)
+    def delete_configuration(req: Request) -> Response:
+        configuration = load_configuration(req, kind)
+        del req.state.configurations[kind][configuration.configuration_id]
+        return Response.empty(204)
+
+    @API.route("GET", base, "assure_list_%s_configurations" % kind)
+    def list_configurations(req: Request) -> Response:
+        return Response.json([summarize(c) for c in req.state.configurations[kind].values()])
+
+
+configuration_routes("matching", validate_matching_configuration, matching_configuration_json,
+                     matching_configuration_json)
+configuration_routes("capture", validate_capture_configuration, capture_configuration_json,
+                     configuration_summary)
+
+
+# --------------------------------------------------------------------------------------------
+# Perform matching
+# --------------------------------------------------------------------------------------------
+
+def validate_match_request(body: dict) -> None:
+    errors: dict[str, list] = {}
+    for side in ("source", "target"):
+        component = body.get(side)
+        if not isinstance(component, dict):
+            errors[side] = ["Required; an object with dataNode (and processId)."]
+            continue
+        node = component.get("dataNode")
+        check_enum(errors, side + ".dataNode", node, DATA_NODES, required=True)
+        process_id = component.get("processId")
+        if process_id is not None:
+            if not isinstance(process_id, str) or not UUID_RE.match(process_id):
+                errors[side + ".processId"] = ["Must be a UUID."]
+        elif node in DATA_NODES and node != "userData":
+            errors[side + ".processId"] = ["Required for dataNode %s." % node]
+    check_kinds(errors, body, {"configurationId": "string"})
+    if errors:
+        raise validation_error(errors)
+
+
+def node_data(dossier: Dossier, component: dict) -> tuple[dict, dict]:
+    """(the values of a data node, the component as answered with its updatedAt)."""
+    node = component["dataNode"]
+    if node == "userData":
+        if dossier.user_data is None:
+            raise ApiError(404, "User data not found.")
+        return dossier.user_data.fields, {"dataNode": node,
+                                          "updatedAt": rfc3339(dossier.user_data.updated_at)}
+    process = dossier.processes.get(component["processId"].lower())
+    if process is None:
+        raise ApiError(404, "Process not found.")
+    if process.status not in RESULT_STATUSES:
+        raise ApiError(409, "The process has no %s (status: %s)." % (node, process.status))
+    return final_result(dossier, process), {
+        "processId": process.process_id, "dataNode": node,
+        "updatedAt": rfc3339(process.finished_at or process.updated_at)}
+
+
+def normalize(text: str, how: str) -> str:
+    """The AssureMatchingNormalization ``how`` of ``text``."""
+    if how in ("clean", "cleanUpper", "initialsUpper"):
+        text = "".join(ICAO_LETTERS.get(c, c) for c in text)
+        text = "".join(c for c in unicodedata.normalize("NFKD", text)
+                       if not unicodedata.combining(c))
+        text = " ".join(re.sub(r"[^A-Za-z0-9]+", " ", text).split())
+    if how == "initialsUpper":
+        return "".join(word[0] for word in text.split()[:2]).upper()
+    if how in ("upper", "cleanUpper"):
+        return text.upper()
+    if how == "numeric":
+        return re.sub(r"[^0-9]", "", text)
+    return text
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def field_match(field: dict, source: dict, target: dict) -> tuple[str, dict]:
+    """(result key, AssureFieldMatchResult) of one configured field; sourceField defaults to
+    id, targetField to sourceField."""
+    key = field.get("id") or field.get("sourceField") or field.get("targetField")
+    how = field.get("normalization") or "none"
+    algorithm = field.get("algorithm") or "levenshtein"
+    source_field = field.get("sourceField") or key
+    values = (source.get(source_field), target.get(field.get("targetField") or source_field))
+    out: dict[str, Any] = {}
+    for name, value in zip(("sourceValue", "targetValue"), values):
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            out[name] = str(value)
+    out.update({"algorithm": algorithm, "normalization": how})
+    missing = [name[:-5] for name in ("sourceValue", "targetValue") if name not in out]
+    if missing:
+        out.update({"error": "No text value in the %s data." % " and ".join(missing),
+                    "exactMatch": False, "partialMatch": False})
+        return key, out
+    a, b = normalize(out["sourceValue"], how), normalize(out["targetValue"], how)
+    distance = edit_distance(a, b)
+    similarity = 1 - distance / max(len(a), len(b), 1)
+    words_a, words_b = a.split(), b.split()
+    word_hit = (algorithm == "fuzzy" and max(len(words_a), len(words_b)) > 1
+                and bool(set(words_a) & set(words_b)))
+    out.update({"sourceNormalized": a, "targetNormalized": b, "editDistance": distance,
+                "exactMatch": a == b, "partialMatch": a == b or similarity > 0.9 or word_hit})
+    return key, out
+
+
+@API.route("POST", "/assure/dossiers/{dossierId}/match", "assure_perform_matching")
+def perform_matching(req: Request) -> Response:
+    dossier = load_dossier(req)
+    body = body_object(req, required=True)
+    validate_match_request(body)
+    fields: Any = DEFAULT_MATCH_FIELDS
+    if body.get("configurationId") is not None:
+        configuration = req.state.configurations["matching"].get(body["configurationId"])
+        if configuration is None:
+            raise ApiError(404, "Matching configuration not found.")
+        fields = configuration.body.get("fields") or ()
+    source, source_json = node_data(dossier, body["source"])
+    target, target_json = node_data(dossier, body["target"])
+    results = dict(field_match(f, source, target) for f in fields)
+    return Response.json({"dossierId": dossier.dossier_id, "createdAt": rfc3339(req.now()),
+                          "source": source_json, "target": target_json,
+                          "matchResult": results})
+
+
+# --------------------------------------------------------------------------------------------
+# Start capture flow
+# --------------------------------------------------------------------------------------------
+
+def validate_capture_request(body: dict) -> dict:
+    """The single providers[] entry of a valid Start capture flow body, else 400."""
+    errors: dict[str, list] = {}
+    providers = body.get("providers")
+    entry: dict = {}
+    if (not isinstance(providers, list) or len(providers) != 1
+            or not isinstance(providers[0], dict)):
+        errors["providers"] = ["Required; an array of exactly one {provider, processType}."]
+    else:
+        entry = providers[0]
+        check_enum(errors, "providers[0].provider", entry.get("provider"), CAPTURE_PROVIDERS,
+                   required=True)
+        check_enum(errors, "providers[0].processType", entry.get("processType"),
+                   PROCESS_TYPES, required=entry.get("provider") == "readid")
+    check_enum(errors, "sdk", body.get("sdk"), CAPTURE_SDKS, required=True)
+    if not isinstance(body.get("redirectUrl"), str) or not body["redirectUrl"]:
+        errors["redirectUrl"] = ["Required (string)."]
+    check_kinds(errors, body, CAPTURE_REQUEST_KINDS)
+    parameters = body.get("captureParameters")
+    if isinstance(parameters, dict):
+        check_kinds(errors, parameters, CAPTURE_PARAMETER_KINDS, "captureParameters.")
+        sender, message = parameters.get("smsSender"), parameters.get("smsMessage")
+        if isinstance(sender, str) and not SMS_SENDER_RE.match(sender):
+            errors["captureParameters.smsSender"] = ["1-15 digits or 1-11 letters/digits."]
+        if isinstance(message, str) and len(message) > 200:
+            errors["captureParameters.smsMessage"] = ["At most 200 characters."]
+    if errors:
+        raise validation_error(errors)
+    return entry
+
+
+@API.route("POST", "/assure/dossiers/{dossierId}/capture", "assure_start_capture_flow")
+def start_capture_flow(req: Request) -> Response:
+    dossier = load_dossier(req)
+    body = body_object(req, required=True)
+    entry = validate_capture_request(body)
+    profile = (body.get("captureParameters") or {}).get("uiProfile")
+    if profile is not None and profile not in req.state.configurations["capture"]:
+        raise ApiError(404, "Capture configuration %r (captureParameters.uiProfile) not found."
+                       % profile)
+    provider = entry["provider"]
+    now = req.now()
+    process = Process(new_id(), provider,
+                      entry.get("processType") or DEFAULT_PROCESS_TYPE.get(provider), None,
+                      "processing", now, now)
+    dossier.processes[process.process_id] = process
+    dossier.updated_at = now
+    return Response.json({"url": CAPTURE_URL + secrets.token_hex(25)}, 201)
 
 
 # --------------------------------------------------------------------------------------------

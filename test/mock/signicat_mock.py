@@ -286,7 +286,8 @@ class Route:
     _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
     def __init__(self, api: "Api", method: str, template: str, operation_id: str,
-                 handler: Callable[[Request], Response], kind: str) -> None:
+                 handler: Callable[[Request], Response], kind: str,
+                 body_types: tuple = (JSON_TYPE,)) -> None:
         if not template.startswith("/"):
             raise ValueError("route template must start with '/': %r" % template)
         self.api = api
@@ -295,6 +296,7 @@ class Route:
         self.operation_id = operation_id
         self.handler = handler
         self.kind = kind
+        self.body_types = body_types
         segments = template.strip("/").split("/")
         pattern = []
         for seg in segments:
@@ -308,6 +310,11 @@ class Route:
         self.regex = re.compile("^/" + "/".join(pattern) + "/?$")
         # Literal segments sort before parameters, position by position.
         self.specificity = tuple(1 if self._PARAM.fullmatch(s) else 0 for s in segments)
+
+    def accepts(self, content_type: str) -> bool:
+        """Whether a non-empty body of this media type may reach the handler (else 415)."""
+        return content_type in self.body_types or (
+            JSON_TYPE in self.body_types and content_type.endswith("+json"))
 
     def match(self, path: str) -> Optional[dict]:
         m = self.regex.match(path)
@@ -345,15 +352,19 @@ class Api:
         self.routes: list[Route] = []
         self.config_options: list[ConfigOption] = []
 
-    def _add(self, method: str, template: str, operation_id: str, kind: str) -> Callable:
+    def _add(self, method: str, template: str, operation_id: str, kind: str,
+             body_types: tuple = (JSON_TYPE,)) -> Callable:
         def decorator(handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
-            self.routes.append(Route(self, method, template, operation_id, handler, kind))
+            self.routes.append(Route(self, method, template, operation_id, handler, kind,
+                                     body_types))
             return handler
         return decorator
 
-    def route(self, method: str, template: str, operation_id: str) -> Callable:
-        """Register an API route (bearer token required); ``operation_id`` = catalog id."""
-        return self._add(method, template, operation_id, "api")
+    def route(self, method: str, template: str, operation_id: str,
+              body_types: tuple = (JSON_TYPE,)) -> Callable:
+        """Register an API route (bearer token required); ``operation_id`` = catalog id.
+        A non-empty body must have one of ``body_types`` (default JSON), else 415."""
+        return self._add(method, template, operation_id, "api", body_types)
 
     def public_route(self, method: str, template: str, operation_id: str) -> Callable:
         """Register a logged, faultable route that needs no bearer token."""
@@ -665,10 +676,10 @@ class MockServer:
                 raise ApiError(404, "No route for %s %s." % (req.method, req.path))
             if route.kind == "api":
                 self.check_bearer(req)
-                if req.body.strip() and not (req.content_type == JSON_TYPE
-                                             or req.content_type.endswith("+json")):
-                    raise ApiError(415, "The request body must be application/json (got %r)."
-                                   % (req.content_type or "no Content-Type"))
+                if req.body.strip() and not route.accepts(req.content_type):
+                    raise ApiError(415, "The request body must be %s (got %r)."
+                                   % (" or ".join(route.body_types),
+                                      req.content_type or "no Content-Type"))
             with self.lock:
                 return route.handler(req)
         except ApiError as exc:
