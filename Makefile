@@ -4,7 +4,8 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 
 MODULE_big = signicat
 OBJS = src/signicat.o src/http.o src/auth.o src/request.o src/errors.o \
-	src/operation.o src/catalog.o src/catalog_data.o
+	src/operation.o src/catalog.o src/catalog_data.o src/poller.o src/watch.o \
+	src/worker.o
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 
@@ -13,14 +14,14 @@ DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 # points signicat.* at the mock server.
 REGRESS = setup assure_dossiers assure_processes assure_lists assure_extra auth_rest \
 	secure_share reuseid mobileid auth_tokens \
-	errors escaping privileges input cancel coverage
+	worker cron errors escaping privileges input cancel coverage
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # -Wextra on top of PostgreSQL's flags; unused parameters are left out because
 # PostgreSQL's own headers (bufpage.h) and its callback signatures (GUC check
 # hooks, on_proc_exit) have them by design.
 PG_CPPFLAGS = -DSIGNICAT_VERSION='"$(EXTVERSION)"' -Wall -Wextra -Wno-unused-parameter
-SHLIB_LINK = -lcurl
+SHLIB_LINK = -lcurl -lm
 EXTRA_CLEAN = regression.diffs regression.out results
 
 PG_CONFIG ?= pg_config

@@ -15,7 +15,8 @@ SELECT api, count(*) FROM signicat.operations() GROUP BY api ORDER BY api;
 SELECT p.proname AS unexpected FROM pg_proc p
 WHERE p.pronamespace = 'signicat'::regnamespace
   AND p.proname NOT IN (SELECT operation_id FROM signicat.operations())
-  AND p.proname NOT IN ('request', 'operations')
+  AND p.proname NOT IN ('request', 'operations', 'watch_add', 'watch_drop', 'start_worker',
+                        'stop_worker', 'worker_counters', 'sync_processes', 'stuck', '_wake_worker')
 ORDER BY 1;
 
 -- every operation's comment names its method and path
@@ -24,9 +25,10 @@ JOIN pg_proc p ON p.proname = o.operation_id AND p.pronamespace = 'signicat'::re
 WHERE coalesce(obj_description(p.oid, 'pg_proc'), '') NOT LIKE '%' || o.method || ' ' || o.path || '%'
 ORDER BY 1;
 
--- every function is executable by exactly one of the three roles (directly)
+-- every function is executable by exactly one of the three roles (directly);
+-- internal ones (_name) by none
 SELECT p.proname AS wrongly_granted FROM pg_proc p
-WHERE p.pronamespace = 'signicat'::regnamespace
+WHERE p.pronamespace = 'signicat'::regnamespace AND p.proname NOT LIKE '\_%'
   AND (SELECT count(*) FROM aclexplode(p.proacl) a JOIN pg_roles r ON r.oid = a.grantee
        WHERE a.privilege_type = 'EXECUTE' AND r.rolname IN ('signicat_reader', 'signicat_operator', 'signicat_admin')) <> 1
 ORDER BY 1;

@@ -658,6 +658,214 @@ COMMENT ON FUNCTION signicat.operations() IS
 'Every Signicat operation compiled into the library: method, path template, body kind';
 
 -- ---------------------------------------------------------------------------
+-- Status tracking: what the background worker follows, and what it saw
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE signicat.watch (
+    id              bigserial PRIMARY KEY,
+    kind            text NOT NULL CHECK (kind IN ('assure_process', 'auth_session',
+                                                  'reuseid_onboarding', 'reuseid_step_up')),
+    item_id         uuid NOT NULL,          -- process, session or transaction id
+    dossier_id      uuid,                   -- the dossier of an Assure process
+    account_id      text,                   -- signicat.account_id at enrolment, sent when polling
+    status          text,                   -- the last status seen (NULL before the first poll)
+    state           text NOT NULL DEFAULT 'active'
+                    CHECK (state IN ('active', 'done', 'gone', 'expired')),
+    provider        text,
+    process_type    text,
+    payload         jsonb,                  -- the last answer (may hold personal data)
+    enrolled_at     timestamptz NOT NULL DEFAULT now(),
+    created_at      timestamptz,            -- createdAt of the answer
+    decided_at      timestamptz,            -- when a final status was seen
+    next_poll_at    timestamptz NOT NULL DEFAULT now(),
+    claimed_until   timestamptz,            -- lease of the worker polling it
+    polls           integer NOT NULL DEFAULT 0,
+    unchanged_polls integer NOT NULL DEFAULT 0,
+    errors          integer NOT NULL DEFAULT 0,  -- consecutive failed polls
+    last_polled_at  timestamptz,
+    last_error      text,
+    last_error_at   timestamptz,
+    UNIQUE (kind, item_id),
+    CHECK ((kind = 'assure_process') = (dossier_id IS NOT NULL))
+);
+CREATE INDEX watch_due ON signicat.watch (next_poll_at) WHERE state = 'active';
+COMMENT ON TABLE signicat.watch IS
+'Processes, sessions and onboardings the background worker follows until a final status';
+
+CREATE TABLE signicat.status_history (
+    id          bigserial PRIMARY KEY,
+    watch_id    bigint NOT NULL REFERENCES signicat.watch (id) ON DELETE CASCADE,
+    seq         integer NOT NULL,           -- 1, 2, ... per item
+    kind        text NOT NULL,
+    item_id     uuid NOT NULL,
+    dossier_id  uuid,
+    old_status  text,
+    new_status  text NOT NULL,
+    changed_at  timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (watch_id, seq)
+);
+CREATE INDEX status_history_changed_at ON signicat.status_history (changed_at);
+COMMENT ON TABLE signicat.status_history IS
+'One row per status change the worker saw, exactly once; kept for signicat.history_retention';
+
+CREATE FUNCTION signicat._wake_worker() RETURNS void
+AS 'MODULE_PATHNAME', 'signicat_wake_worker' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION signicat.watch_add(kind text, item_id uuid, dossier_id uuid DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    wid bigint;
+BEGIN
+    INSERT INTO signicat.watch (kind, item_id, dossier_id, account_id)
+    VALUES (kind, item_id, dossier_id, nullif(current_setting('signicat.account_id', true), ''))
+    ON CONFLICT ON CONSTRAINT watch_kind_item_id_key DO NOTHING
+    RETURNING id INTO wid;
+    IF wid IS NULL THEN
+        SELECT w.id INTO wid FROM signicat.watch w WHERE w.kind = watch_add.kind AND w.item_id = watch_add.item_id;
+    END IF;
+    PERFORM signicat._wake_worker();
+    RETURN wid;
+END
+$$;
+COMMENT ON FUNCTION signicat.watch_add(text, uuid, uuid) IS
+'Follow an item (assure_process with its dossier_id, auth_session, reuseid_onboarding, reuseid_step_up); returns its signicat.watch id';
+
+CREATE FUNCTION signicat.watch_drop(kind text, item_id uuid)
+RETURNS boolean LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH d AS (DELETE FROM signicat.watch w WHERE w.kind = $1 AND w.item_id = $2 RETURNING 1)
+    SELECT count(*) > 0 FROM d
+$$;
+COMMENT ON FUNCTION signicat.watch_drop(text, uuid) IS
+'Stop following an item and forget its history';
+
+CREATE FUNCTION signicat.start_worker() RETURNS integer
+AS 'MODULE_PATHNAME', 'signicat_start_worker' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.start_worker() IS
+'Start a background worker for the current database (NULL if one runs); returns its pid';
+
+CREATE FUNCTION signicat.stop_worker() RETURNS boolean
+AS 'MODULE_PATHNAME', 'signicat_stop_worker' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.stop_worker() IS
+'Stop the background worker of the current database (it is not restarted until the server restarts)';
+
+CREATE FUNCTION signicat.worker_counters(
+    OUT pid integer, OUT database text, OUT started_at timestamptz, OUT last_round_at timestamptz,
+    OUT rounds bigint, OUT last_batch integer, OUT in_flight integer, OUT polled bigint,
+    OUT errors bigint, OUT polls_per_second double precision)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'signicat_worker_status' LANGUAGE C VOLATILE;
+
+CREATE VIEW signicat.worker_status AS
+SELECT c.pid, c.database, c.started_at, c.last_round_at,
+       (SELECT count(*) FROM signicat.watch w
+        WHERE w.state = 'active' AND w.next_poll_at <= now()) AS items_due,
+       (SELECT count(*) FROM signicat.watch w WHERE w.state = 'active') AS items_active,
+       c.in_flight, c.last_batch, c.rounds, c.polled, c.errors,
+       round(c.polls_per_second::numeric, 1) AS polls_per_second
+FROM signicat.worker_counters() c
+WHERE c.database = current_database();
+COMMENT ON VIEW signicat.worker_status IS
+'The background worker of this database: last round, items due and active, in flight, polled, errors, rate';
+
+-- Assure processes as the API lists them, for reporting on verifications
+-- that were not created through SQL (filled by signicat.sync_processes).
+CREATE TABLE signicat.processes (
+    process_id   uuid PRIMARY KEY,
+    dossier_id   uuid,
+    provider     text,
+    process_type text,
+    status       text,
+    created_at   timestamptz,
+    updated_at   timestamptz,
+    external_id  text,
+    raw          jsonb,
+    synced_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE FUNCTION signicat.sync_processes(since timestamptz DEFAULT now() - interval '1 day')
+RETURNS bigint LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH changed AS (
+        INSERT INTO signicat.processes AS p
+            (process_id, dossier_id, provider, process_type, status, created_at, updated_at,
+             external_id, raw)
+        SELECT l.process_id, l.dossier_id, l.provider, l.process_type, l.status, l.created_at,
+               l.updated_at, l.external_id, l.raw
+        FROM signicat.assure_list_processes(since, page_size => 500) l
+        ON CONFLICT (process_id) DO UPDATE
+            SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
+                provider = EXCLUDED.provider, process_type = EXCLUDED.process_type,
+                external_id = EXCLUDED.external_id, raw = EXCLUDED.raw, synced_at = now()
+            WHERE p.status IS DISTINCT FROM EXCLUDED.status
+               OR p.updated_at IS DISTINCT FROM EXCLUDED.updated_at
+        RETURNING 1)
+    SELECT count(*) FROM changed
+$$;
+COMMENT ON FUNCTION signicat.sync_processes(timestamptz) IS
+'Upsert every Assure process created since a time (all pages) into signicat.processes; returns the rows inserted or changed';
+
+-- ---------------------------------------------------------------------------
+-- Views for analysts
+-- ---------------------------------------------------------------------------
+
+CREATE VIEW signicat.verifications AS
+SELECT w.kind, w.item_id, w.dossier_id, w.provider, w.process_type, w.status, w.state,
+       coalesce(w.created_at, w.enrolled_at) AS created_at, w.decided_at,
+       w.decided_at - coalesce(w.created_at, w.enrolled_at) AS time_to_decision,
+       w.last_polled_at, w.last_error, 'watch'::text AS source
+FROM signicat.watch w
+UNION ALL
+SELECT 'assure_process', p.process_id, p.dossier_id, p.provider, p.process_type, p.status,
+       CASE WHEN p.status IN ('accepted', 'rejected', 'inconclusive', 'failed', 'canceled')
+            THEN 'done' ELSE 'active' END,
+       p.created_at,
+       CASE WHEN p.status IN ('accepted', 'rejected', 'inconclusive', 'failed', 'canceled')
+            THEN p.updated_at END,
+       CASE WHEN p.status IN ('accepted', 'rejected', 'inconclusive', 'failed', 'canceled')
+            THEN p.updated_at - p.created_at END,
+       p.synced_at, NULL, 'sync'
+FROM signicat.processes p
+WHERE NOT EXISTS (SELECT FROM signicat.watch w
+                  WHERE w.kind = 'assure_process' AND w.item_id = p.process_id);
+COMMENT ON VIEW signicat.verifications IS
+'Current status of every verification: followed ones (watch) and synced Assure processes';
+
+CREATE VIEW signicat.daily_status_counts AS
+SELECT created_at::date AS day, kind, coalesce(provider, '') AS provider, status, count(*) AS verifications
+FROM signicat.verifications
+GROUP BY 1, 2, 3, 4;
+COMMENT ON VIEW signicat.daily_status_counts IS
+'Verifications per day of creation, kind, provider and current status';
+
+CREATE VIEW signicat.decision_times AS
+SELECT kind, coalesce(provider, '') AS provider, count(*) AS decided,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY time_to_decision) AS p50,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY time_to_decision) AS p90,
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY time_to_decision) AS p99,
+       max(time_to_decision) AS slowest
+FROM signicat.verifications
+WHERE time_to_decision IS NOT NULL
+GROUP BY 1, 2;
+COMMENT ON VIEW signicat.decision_times IS
+'Time from creation to a final status, percentiles per kind and provider';
+
+CREATE FUNCTION signicat.stuck(older_than interval DEFAULT '1 hour')
+RETURNS SETOF signicat.verifications LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM signicat.verifications v
+    WHERE v.state = 'active' AND v.created_at < now() - older_than
+    ORDER BY v.created_at
+$$;
+COMMENT ON FUNCTION signicat.stuck(interval) IS
+'Verifications still not final longer than older_than after creation';
+
+-- ---------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC; three roles, each including the one before.
 --   signicat_reader    read operations (get, list)
 --   signicat_operator  + create, update, delete of single objects
@@ -786,3 +994,16 @@ GRANT EXECUTE ON FUNCTION
     signicat.mobileid_update_risk_indicators(jsonb),
     signicat.mobileid_lock_devices_by_device_hash(text)
 TO signicat_admin;
+
+-- status tracking: readers see the views and history (no payloads), operators
+-- enrol and sync, admins manage the worker
+GRANT SELECT ON signicat.verifications, signicat.daily_status_counts, signicat.decision_times,
+                signicat.worker_status, signicat.status_history, signicat.processes
+TO signicat_reader;
+GRANT EXECUTE ON FUNCTION signicat.stuck(interval), signicat.worker_counters() TO signicat_reader;
+GRANT SELECT ON signicat.watch TO signicat_operator;
+GRANT INSERT, UPDATE ON signicat.processes TO signicat_operator;
+GRANT EXECUTE ON FUNCTION signicat.watch_add(text, uuid, uuid), signicat.watch_drop(text, uuid),
+                          signicat.sync_processes(timestamptz)
+TO signicat_operator;
+GRANT EXECUTE ON FUNCTION signicat.start_worker(), signicat.stop_worker() TO signicat_admin;

@@ -173,3 +173,25 @@ signicat_report_http_error(const SignicatCall *call, const SignicatHttpResponse 
 						trace_id ? ", traceId " : "", trace_id ? trace_id : "")));
 	pg_unreachable();
 }
+
+/* One line describing a non-2xx answer, for the worker's last_error. */
+char *
+signicat_http_error_text(const SignicatHttpResponse *resp)
+{
+	Jsonb	   *problem = NULL;
+	char	   *title;
+	char	   *trace_id;
+
+	if (signicat_content_type_is_json(resp->content_type) && resp->body_len > 0)
+	{
+		problem = signicat_try_parse_json(resp->body, resp->body_len);
+		if (problem && !JB_ROOT_IS_OBJECT(problem))
+			problem = NULL;
+	}
+	title = problem_string(problem, "title");
+	trace_id = problem_string(problem, "traceId");
+	return psprintf("HTTP %ld%s%s%s%s%s", resp->status,
+					title ? ": " : "", title ? title : "",
+					trace_id ? " (traceId " : "", trace_id ? trace_id : "",
+					trace_id ? ")" : "");
+}

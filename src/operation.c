@@ -415,6 +415,32 @@ typedef struct PreparedCall
 	int			page_size;
 } PreparedCall;
 
+typedef struct PathArgs
+{
+	FunctionCallInfo fcinfo;
+	const BoundOperation *b;
+} PathArgs;
+
+/* Value of a path parameter, checked: never empty, within its enum. */
+static const char *
+path_value(const char *name, void *arg)
+{
+	PathArgs   *pa = (PathArgs *) arg;
+	FunctionCallInfo fcinfo = pa->fcinfo;
+	const BoundOperation *b = pa->b;
+	int			i = find_arg(b, signicat_find_param(b->op, name));
+	char	   *value;
+
+	Assert(i >= 0);				/* checked when binding */
+	value = scalar_text(PG_GETARG_DATUM(i), b->args[i].type);
+	if (value[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", b->args[i].sqlname)));
+	signicat_check_allowed(b->args[i].param, b->args[i].sqlname, value);
+	return value;
+}
+
 /* Elements of a one-dimensional array argument (NULL elements refused). */
 static int
 array_elements(FunctionCallInfo fcinfo, int argno, const char *argname, Datum **elems)
@@ -511,7 +537,6 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 {
 	const SignicatOperation *op = b->op;
 	const char *media_type = NULL;
-	StringInfoData path;
 	JsonbParseState *state = NULL;
 	Jsonb	   *body = NULL;
 
@@ -549,30 +574,10 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 	}
 
 	/* path: every {param} replaced by its escaped value */
-	initStringInfo(&path);
-	for (const char *p = op->path; *p; p++)
 	{
-		const char *end;
-		char	   *name;
-		char	   *value;
-		int			i;
+		PathArgs	pa = {fcinfo, b};
 
-		if (*p != '{' || (end = strchr(p, '}')) == NULL)
-		{
-			appendStringInfoChar(&path, *p);
-			continue;
-		}
-		name = pnstrdup(p + 1, end - p - 1);
-		i = find_arg(b, signicat_find_param(op, name));
-		Assert(i >= 0);			/* checked when binding */
-		value = scalar_text(PG_GETARG_DATUM(i), b->args[i].type);
-		if (value[0] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not be empty", b->args[i].sqlname)));
-		signicat_check_allowed(b->args[i].param, b->args[i].sqlname, value);
-		appendStringInfoString(&path, signicat_url_escape(value, true));
-		p = end;
+		pc->call.path = signicat_expand_path(op->path, path_value, &pa);
 	}
 
 	/*
@@ -669,7 +674,6 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 	pc->call.opid = op->id;
 	pc->call.method = op->method;
 	pc->call.path_template = op->path;
-	pc->call.path = path.data;
 	pc->call.query = pc->query.data;
 	pc->call.accept = op->accept;
 }
@@ -700,6 +704,18 @@ unwrap_envelope(const SignicatOperation *op, Jsonb *answer)
 	inner = getKeyJsonValueFromContainer(&answer->root, op->envelope,
 										 strlen(op->envelope), NULL);
 	return inner ? JsonbValueToJsonb(inner) : answer;
+}
+
+/* The dossier_id argument as text, or NULL. */
+static const char *
+dossier_arg(FunctionCallInfo fcinfo, const BoundOperation *b)
+{
+	for (int i = 0; i < b->nargs; i++)
+	{
+		if (strcmp(b->args[i].sqlname, "dossier_id") == 0 && !PG_ARGISNULL(i))
+			return scalar_text(PG_GETARG_DATUM(i), b->args[i].type);
+	}
+	return NULL;
 }
 
 PG_FUNCTION_INFO_V1(signicat_operation);
@@ -746,10 +762,18 @@ signicat_operation(PG_FUNCTION_ARGS)
 				PG_RETURN_BYTEA_P(result);
 			}
 		case JSONBOID:
-			if (!answer_is_json(&resp, "answer"))
-				PG_RETURN_NULL();
-			PG_RETURN_JSONB_P(unwrap_envelope(b->op,
-											  signicat_parse_json(resp.body, resp.body_len, "answer")));
+			{
+				Jsonb	   *answer;
+				const SignicatWatchKind *kind;
+
+				if (!answer_is_json(&resp, "answer"))
+					PG_RETURN_NULL();
+				answer = unwrap_envelope(b->op, signicat_parse_json(resp.body, resp.body_len, "answer"));
+				/* what was just created is followed by the worker */
+				if ((kind = signicat_watch_kind_for_create(b->op->id)) != NULL)
+					signicat_watch_enroll(kind, answer, dossier_arg(fcinfo, b));
+				PG_RETURN_JSONB_P(answer);
+			}
 		default:
 			elog(ERROR, "%s cannot return type %s", b->op->id, format_type_be(b->rettype));
 	}

@@ -27,6 +27,33 @@ call_error_context(void *arg)
 			   call->path_template);
 }
 
+/*
+ * Expand a path template: every {name} is replaced by value_of(name), escaped
+ * as one path segment (dots included), so no value can change the path.
+ */
+char *
+signicat_expand_path(const char *template,
+					 const char *(*value_of) (const char *name, void *arg), void *arg)
+{
+	StringInfoData path;
+
+	initStringInfo(&path);
+	for (const char *p = template; *p; p++)
+	{
+		const char *end;
+
+		if (*p != '{' || (end = strchr(p, '}')) == NULL)
+		{
+			appendStringInfoChar(&path, *p);
+			continue;
+		}
+		appendStringInfoString(&path,
+							   signicat_url_escape(value_of(pnstrdup(p + 1, end - p - 1), arg), true));
+		p = end;
+	}
+	return path.data;
+}
+
 /* Append name=value to a query string, both escaped. */
 void
 signicat_append_query(StringInfo query, const char *name, const char *value)

@@ -84,6 +84,7 @@ signicat_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(signicat_auth_shmem_size());
+	RequestAddinShmemSpace(signicat_worker_shmem_size());
 	RequestNamedLWLockTranche("signicat", 1);
 }
 
@@ -94,6 +95,7 @@ signicat_shmem_startup(void)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	signicat_auth_shmem_startup();
+	signicat_worker_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -155,10 +157,51 @@ _PG_init(void)
 							   NULL, &signicat_user_agent, "signicat-postgresql/" SIGNICAT_VERSION,
 							   PGC_USERSET, 0, check_header_value, NULL, NULL);
 
+	DefineCustomBoolVariable("signicat.auto_watch",
+							 "Follow processes, sessions and onboardings created through SQL in signicat.watch.",
+							 NULL, &signicat_auto_watch, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("signicat.worker_databases",
+							   "Databases in which a background worker follows signicat.watch (comma-separated).",
+							   "Each must exist. signicat.start_worker() starts one later in the current database.",
+							   &signicat_worker_databases, "",
+							   PGC_POSTMASTER, GUC_LIST_INPUT, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.poll_interval",
+							"Time between polls of an item whose status just changed.",
+							"Polls of items that stay unchanged back off by 1.5x up to signicat.poll_max_interval.",
+							&signicat_poll_interval_ms, 5000, 10, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.poll_max_interval",
+							"Longest time between two polls of an item (also the cap of error backoff).",
+							NULL, &signicat_poll_max_interval_ms, 300000, 10, 86400000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.poll_batch_size",
+							"Most items the worker claims in one round.",
+							NULL, &signicat_poll_batch_size, 1000, 1, 100000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.poll_connections",
+							"Most requests (and connections) the worker has open at once.",
+							NULL, &signicat_poll_connections, 8, 1, 256,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.worker_naptime",
+							"How long the worker sleeps when nothing is due.",
+							NULL, &signicat_worker_naptime_ms, 1000, 10, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.watch_max_age",
+							"Items still not final this long after enrolment are marked expired.",
+							NULL, &signicat_watch_max_age_s, 7 * 24 * 3600, 60, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.history_retention",
+							"How long status_history rows are kept; 0 keeps them forever.",
+							NULL, &signicat_history_retention_s, 90 * 24 * 3600, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("signicat");
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+
+	signicat_register_workers();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = signicat_shmem_request;

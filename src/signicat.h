@@ -157,6 +157,57 @@ extern void signicat_http_perform(const SignicatHttpRequest *req,
 extern char *signicat_url_escape(const char *s, bool escape_dots);
 extern bool signicat_content_type_is_json(const char *content_type);
 
+/* ---------- poller.c: concurrent requests for the worker ---------- */
+
+typedef struct SignicatPoll
+{
+	SignicatTransfer transfer;	/* first: found back through CURLINFO_PRIVATE */
+	SignicatHttpRequest req;	/* filled by the caller */
+	SignicatHttpResponse resp;	/* the answer, when done */
+	bool		done;			/* an answer came (any HTTP status) */
+	bool		attached;
+	int			sqlstate;		/* else the transport failure */
+	const char *error;
+	const char *error_detail;
+} SignicatPoll;
+
+extern void signicat_poll_many(SignicatPoll *polls, int n, int max_parallel,
+							   volatile int *in_flight);
+
+/* ---------- watch.c: what the worker follows ---------- */
+
+typedef struct SignicatWatchKind
+{
+	const char *kind;			/* signicat.watch.kind */
+	const char *create_op;		/* creates one (automatic enrolment) */
+	const char *poll_op;		/* reads its status */
+	const char *id_member;		/* its id in the create answer */
+	const char *const *terminal;	/* statuses that end the following */
+} SignicatWatchKind;
+
+extern bool signicat_auto_watch;
+extern const SignicatWatchKind *signicat_watch_kind(const char *kind);
+extern const SignicatWatchKind *signicat_watch_kind_for_create(const char *opid);
+extern bool signicat_watch_is_terminal(const SignicatWatchKind *kind, const char *status);
+extern void signicat_watch_enroll(const SignicatWatchKind *kind, Jsonb *answer,
+								  const char *dossier_id);
+
+/* ---------- worker.c: the background worker ---------- */
+
+extern char *signicat_worker_databases;
+extern int	signicat_poll_interval_ms;
+extern int	signicat_poll_max_interval_ms;
+extern int	signicat_poll_batch_size;
+extern int	signicat_poll_connections;
+extern int	signicat_worker_naptime_ms;
+extern int	signicat_watch_max_age_s;
+extern int	signicat_history_retention_s;
+
+extern Size signicat_worker_shmem_size(void);
+extern void signicat_worker_shmem_startup(void);
+extern void signicat_register_workers(void);
+extern PGDLLEXPORT void signicat_worker_main(Datum arg);
+
 /* ---------- auth.c: access token ---------- */
 
 extern Size signicat_auth_shmem_size(void);
@@ -185,10 +236,14 @@ extern void signicat_execute(const SignicatCall *call, SignicatHttpResponse *res
 extern Jsonb *signicat_parse_json(const char *data, size_t len, const char *what);
 extern Jsonb *signicat_try_parse_json(const char *data, size_t len);
 extern void signicat_append_query(StringInfo query, const char *name, const char *value);
+extern char *signicat_expand_path(const char *template,
+								  const char *(*value_of) (const char *name, void *arg),
+								  void *arg);
 
 /* ---------- errors.c: answers to SQLSTATEs ---------- */
 
 extern int	signicat_sqlstate_for_status(long status);
+extern char *signicat_http_error_text(const SignicatHttpResponse *resp);
 extern void signicat_report_http_error(const SignicatCall *call,
 									   const SignicatHttpResponse *resp) pg_attribute_noreturn();
 

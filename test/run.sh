@@ -124,6 +124,11 @@ fi
 # ---- services -------------------------------------------------------------------------------
 SERVICES_OK=0
 if ((BUILD_OK)); then
+    # pg_cron runs in database postgres; the cron test schedules a job in the test database
+    export PRELOAD_LIBRARIES='signicat,pg_cron'
+    export EXTRA_PG_CONF="cron.database_name = 'postgres'
+cron.use_background_workers = on
+max_worker_processes = 32"
     if start_mock && start_cluster; then
         SERVICES_OK=1
     else

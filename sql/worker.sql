@@ -1,0 +1,153 @@
+-- worker: the background worker follows processes, sessions and onboardings
+-- to their final status, records every change once, notifies listeners, and
+-- backs off on errors; the analyst views read what it recorded.
+SELECT t.reset();
+-- earlier tests enrolled what they created; start from an empty watch list
+DELETE FROM signicat.watch;
+ALTER SYSTEM SET signicat.poll_interval = '100ms';
+ALTER SYSTEM SET signicat.poll_max_interval = '1s';
+ALTER SYSTEM SET signicat.worker_naptime = '50ms';
+SELECT pg_reload_conf();
+
+-- wait (at most 30 s) until a query answers true
+CREATE FUNCTION t.wait_until(condition text, seconds int DEFAULT 30) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    ok boolean;
+BEGIN
+    FOR i IN 1 .. seconds * 20 LOOP
+        PERFORM pg_stat_clear_snapshot();  -- pg_stat_activity is cached per transaction
+        EXECUTE condition INTO ok;
+        IF ok THEN RETURN true; END IF;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+    RETURN false;
+END $$;
+
+-- the worker of this database: started once, visible in pg_stat_activity
+SELECT signicat.start_worker() IS NOT NULL AS started;
+SELECT signicat.start_worker() IS NULL AS already_running;
+SELECT t.wait_until($$SELECT count(*) = 1 FROM pg_stat_activity
+                      WHERE backend_type = 'signicat worker' AND datname = current_database()$$) AS in_pg_stat_activity;
+
+-- a listener on another connection
+SELECT dblink_connect('listener', format('dbname=%s port=%s host=%s', current_database(),
+       current_setting('port'), split_part(current_setting('unix_socket_directories'), ',', 1)));
+SELECT dblink_exec('listener', 'LISTEN signicat_status');
+
+-- creating through SQL enrols automatically
+SELECT (signicat.assure_create_dossier('worker accepted')->>'dossierId') AS d1 \gset
+SELECT (signicat.assure_create_process(:'d1', 'onfido', document_type => 'passport')->>'processId') AS p_pending \gset
+SELECT kind, state FROM signicat.watch WHERE item_id = :'p_pending';
+SELECT signicat.watch_drop('assure_process', :'p_pending') AS dropped;
+SELECT count(*) AS after_drop FROM signicat.watch WHERE item_id = :'p_pending';
+
+-- items with a known path: enrolled after their verification started
+SET signicat.auto_watch = off;
+SELECT signicat.assure_delete_process(:'d1', :'p_pending');
+SELECT (signicat.assure_create_process(:'d1', 'onfido', document_type => 'passport')->>'processId') AS p1 \gset
+SELECT count(*) AS not_enrolled FROM signicat.watch WHERE item_id = :'p1';
+SELECT signicat.assure_set_process_images(:'d1', :'p1', front => t.png());
+SELECT signicat.assure_start_verification(:'d1', :'p1') IS NOT NULL AS started;
+SELECT (signicat.assure_create_dossier('worker mock-final=rejected')->>'dossierId') AS d2 \gset
+SELECT (signicat.assure_create_process(:'d2', 'signicatpaper', document_country => 'NLD', document_type => 'passport')->>'processId') AS p2 \gset
+SELECT signicat.assure_set_process_images(:'d2', :'p2', front => t.png());
+SELECT signicat.assure_start_verification(:'d2', :'p2') IS NOT NULL AS started;
+SELECT signicat.watch_add('assure_process', :'p1', :'d1') > 0 AS enrolled,
+       signicat.watch_add('assure_process', :'p2', :'d2') > 0 AS enrolled;
+SELECT signicat.watch_add('assure_process', :'p1', :'d1') = signicat.watch_add('assure_process', :'p1', :'d1') AS idempotent;
+RESET signicat.auto_watch;
+
+-- sessions and onboardings to each final status (auto-enrolled)
+SELECT signicat.auth_create_session('redirect', '{nin}') IS NOT NULL AS success;
+SELECT signicat.auth_create_session('redirect', '{}', external_reference => 'mock-final=ERROR') IS NOT NULL AS error;
+SELECT signicat.auth_create_session('redirect', '{}', external_reference => 'mock-final=ABORT') IS NOT NULL AS abort;
+SELECT signicat.auth_cancel_session((signicat.auth_create_session('redirect', '{}')->>'id')::uuid)->>'status' AS cancelled;
+SELECT (signicat.reuseid_start_onboarding(external_ref => 'worker')->>'userId') AS user_id \gset
+SELECT signicat.reuseid_start_onboarding(external_ref => 'mock-final=Failed') IS NOT NULL AS failed;
+SELECT signicat.reuseid_start_step_up(:'user_id', 'device-1') IS NOT NULL AS step_up;
+-- a process deleted behind the worker's back is gone (404)
+SET signicat.auto_watch = off;
+SELECT (signicat.assure_create_process(:'d1', 'onfido')->>'processId') AS p_gone \gset
+SELECT signicat.request('DELETE', format('/assure/dossiers/%s/processes/%s', :'d1', :'p_gone')) IS NULL AS deleted;
+SELECT signicat.watch_add('assure_process', :'p_gone', :'d1') > 0 AS enrolled;
+RESET signicat.auto_watch;
+
+SELECT t.wait_until($$SELECT count(*) = 0 FROM signicat.watch WHERE state = 'active'$$) AS all_final;
+SELECT kind, status, state, count(*) FROM signicat.watch GROUP BY 1, 2, 3 ORDER BY 1, 2 NULLS FIRST;
+
+-- every change once: transitions of the two Assure processes
+SELECT w.dossier_id = :'d1' AS first_dossier,
+       string_agg(coalesce(h.old_status, '-') || ' > ' || h.new_status, ', ' ORDER BY h.seq) AS transitions
+FROM signicat.watch w JOIN signicat.status_history h ON h.watch_id = w.id
+WHERE w.item_id IN (:'p1', :'p2') GROUP BY w.id, w.dossier_id ORDER BY 1 DESC;
+-- and for every item: seq 1..n, each change starts where the last ended, the
+-- last one is the current status, no status twice
+SELECT count(*) AS items,
+       count(*) FILTER (WHERE chain_ok) AS consistent_histories
+FROM (
+    SELECT w.id,
+           bool_and(h.seq = h.rn) AND bool_and(h.old_status IS NOT DISTINCT FROM h.prev)
+           AND max(h.new_status) FILTER (WHERE h.seq = h.n) IS NOT DISTINCT FROM w.status
+           AND count(*) = count(DISTINCT h.new_status) AS chain_ok
+    FROM signicat.watch w
+    JOIN (SELECT *, row_number() OVER (PARTITION BY watch_id ORDER BY seq) AS rn,
+                 lag(new_status) OVER (PARTITION BY watch_id ORDER BY seq) AS prev,
+                 count(*) OVER (PARTITION BY watch_id) AS n
+          FROM signicat.status_history) h ON h.watch_id = w.id
+    GROUP BY w.id, w.status
+) per_item;
+SELECT decided_at IS NOT NULL AS decided, last_error LIKE 'HTTP 404%' AS gone_404
+FROM signicat.watch WHERE item_id = :'p_gone';
+
+-- NOTIFY signicat_status: one per change (and one for the gone item)
+CREATE TEMP TABLE notes AS SELECT extra::jsonb AS n FROM dblink_get_notify('listener');
+-- (the item dropped at the start may have been polled once: not counted)
+SELECT count(*) = (SELECT count(*) + 1 FROM signicat.status_history) AS one_per_change
+FROM notes WHERE n->>'item_id' <> :'p_pending';
+SELECT n->>'kind' AS kind, n->>'old_status' AS old_status, n->>'new_status' AS new_status, n->>'final' AS final
+FROM notes WHERE n->>'item_id' = :'p2' ORDER BY 2 NULLS FIRST;
+SELECT DISTINCT (SELECT string_agg(k, ',' ORDER BY k) FROM jsonb_object_keys(n) k) AS fields
+FROM notes ORDER BY 1;
+
+-- the analyst views
+SELECT kind, provider, status, state, source, time_to_decision IS NOT NULL AS decided
+FROM signicat.verifications ORDER BY 1, 3 NULLS FIRST, 2;
+SELECT kind, provider, status, verifications FROM signicat.daily_status_counts
+WHERE day = current_date ORDER BY 1, 2, 3 NULLS FIRST;
+SELECT kind, provider, decided, p50 <= p90 AND p90 <= p99 AS ordered FROM signicat.decision_times ORDER BY 1, 2;
+SELECT items_active, items_due, rounds > 0 AS has_rounds, polled > 0 AS has_polled, pid > 0 AS has_pid
+FROM signicat.worker_status;
+
+-- a process that stays pending: followed, not final, stuck after a while
+SELECT (signicat.assure_create_process(:'d1', 'onfido')->>'processId') AS p_stuck \gset
+SELECT t.wait_until(format($$SELECT polls >= 2 FROM signicat.watch WHERE item_id = %L$$, :'p_stuck')) AS polled_twice;
+SELECT status, state, unchanged_polls >= 1 AS backing_off FROM signicat.watch WHERE item_id = :'p_stuck';
+SELECT count(*) AS stuck_for_an_hour FROM signicat.stuck('1 hour');
+SELECT status, kind FROM signicat.stuck('0 seconds');
+
+-- a failing upstream: errors are counted, the item waits as told, then recovers
+SELECT t.fault('{"operation": "assure_get_process", "status": 429, "retry_after": "2", "count": 1, "problem": {"traceId": "trace-429"}}');
+SELECT t.wait_until(format($$SELECT errors = 1 FROM signicat.watch WHERE item_id = %L$$, :'p_stuck')) AS got_429;
+SELECT last_error, next_poll_at - last_polled_at >= interval '2 seconds' AS waits_retry_after
+FROM signicat.watch WHERE item_id = :'p_stuck';
+SELECT t.wait_until(format($$SELECT errors = 0 FROM signicat.watch WHERE item_id = %L$$, :'p_stuck')) AS recovered;
+SELECT t.fault('{"operation": "assure_get_process", "status": 500, "count": 1, "problem": {"title": "Oops", "traceId": "trace-w"}}');
+SELECT t.wait_until(format($$SELECT errors = 1 FROM signicat.watch WHERE item_id = %L$$, :'p_stuck')) AS got_500;
+SELECT last_error FROM signicat.watch WHERE item_id = :'p_stuck';
+SELECT signicat.watch_drop('assure_process', :'p_stuck');
+
+-- sync: the process list of the API into signicat.processes, all pages
+SELECT t.mock('POST', 'seed-processes', '{"count": 7, "status": "accepted", "provider": "readid"}') IS NOT NULL AS seeded;
+SELECT signicat.sync_processes(now() - interval '1 hour') AS synced;
+SELECT signicat.sync_processes(now() - interval '1 hour') AS synced_again;
+SELECT provider, status, count(*) FROM signicat.processes GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT source, count(*) FROM signicat.verifications GROUP BY 1 ORDER BY 1;
+
+SELECT dblink_disconnect('listener');
+SELECT signicat.stop_worker() AS stopped;
+SELECT count(*) AS workers FROM pg_stat_activity WHERE backend_type = 'signicat worker' AND datname = current_database();
+ALTER SYSTEM RESET signicat.poll_interval;
+ALTER SYSTEM RESET signicat.poll_max_interval;
+ALTER SYSTEM RESET signicat.worker_naptime;
+SELECT pg_reload_conf();

@@ -1,0 +1,103 @@
+/*-------------------------------------------------------------------------
+ * watch.c
+ *	  What the background worker follows: the kinds of watched items (which
+ *	  operation creates one, which reads its status, which statuses end it)
+ *	  and their automatic enrolment when they are created through SQL.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "signicat.h"
+
+bool		signicat_auto_watch = true;
+
+static const char *const assure_final[] = {
+	"accepted", "rejected", "inconclusive", "failed", "canceled", NULL
+};
+static const char *const auth_final[] = {"SUCCESS", "ERROR", "ABORT", "CANCELLED", NULL};
+static const char *const reuseid_final[] = {"Completed", "Failed", NULL};
+
+static const SignicatWatchKind watch_kinds[] = {
+	{"assure_process", "assure_create_process", "assure_get_process", "processId", assure_final},
+	{"auth_session", "auth_create_session", "auth_get_session", "id", auth_final},
+	{"reuseid_onboarding", "reuseid_start_onboarding", "reuseid_get_onboarding", "transactionId", reuseid_final},
+	{"reuseid_step_up", "reuseid_start_step_up", "reuseid_get_step_up", "transactionId", reuseid_final},
+};
+
+const SignicatWatchKind *
+signicat_watch_kind(const char *kind)
+{
+	for (size_t i = 0; i < lengthof(watch_kinds); i++)
+	{
+		if (strcmp(watch_kinds[i].kind, kind) == 0)
+			return &watch_kinds[i];
+	}
+	return NULL;
+}
+
+const SignicatWatchKind *
+signicat_watch_kind_for_create(const char *opid)
+{
+	for (size_t i = 0; i < lengthof(watch_kinds); i++)
+	{
+		if (strcmp(watch_kinds[i].create_op, opid) == 0)
+			return &watch_kinds[i];
+	}
+	return NULL;
+}
+
+bool
+signicat_watch_is_terminal(const SignicatWatchKind *kind, const char *status)
+{
+	if (status == NULL)
+		return false;
+	for (const char *const *s = kind->terminal; *s; s++)
+	{
+		if (strcmp(*s, status) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Enrol what a create operation just made, so the worker follows it:
+ * signicat.watch_add (SECURITY DEFINER) in the caller's transaction, so a
+ * rolled-back transaction enrols nothing.  Skipped when signicat.auto_watch
+ * is off or the answer carries no id.
+ */
+void
+signicat_watch_enroll(const SignicatWatchKind *kind, Jsonb *answer, const char *dossier_id)
+{
+	JsonbValue *id;
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	int			rc;
+
+	if (!signicat_auto_watch || answer == NULL || !JB_ROOT_IS_OBJECT(answer))
+		return;
+	id = getKeyJsonValueFromContainer(&answer->root, kind->id_member,
+									  strlen(kind->id_member), NULL);
+	if (id == NULL || id->type != jbvString)
+		return;
+
+	values[0] = CStringGetTextDatum(kind->kind);
+	values[1] = PointerGetDatum(cstring_to_text_with_len(id->val.string.val, id->val.string.len));
+	if (dossier_id)
+		values[2] = CStringGetTextDatum(dossier_id);
+	else
+		nulls[2] = 'n';
+
+	SPI_connect();
+	rc = SPI_execute_with_args("SELECT signicat.watch_add($1, $2::uuid, $3::uuid)",
+							   3, argtypes, values, nulls, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not enrol %s for status tracking: %s", kind->kind,
+			 SPI_result_code_string(rc));
+	SPI_finish();
+}

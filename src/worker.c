@@ -1,0 +1,961 @@
+/*-------------------------------------------------------------------------
+ * worker.c
+ *	  The background worker that follows pending verifications.
+ *
+ * One worker per database (signicat.worker_databases at start-up, or
+ * signicat.start_worker() later).  Each round:
+ *	 1. one transaction claims a bounded batch of due items of signicat.watch
+ *		(FOR UPDATE SKIP LOCKED) by giving them a lease (claimed_until);
+ *	 2. outside any transaction, polls them all concurrently (poller.c);
+ *	 3. one transaction applies the results: for a changed status it updates
+ *		the item, appends one status_history row and sends NOTIFY
+ *		signicat_status, all in one statement guarded by the old status, so a
+ *		crash at any point neither loses nor duplicates a transition (the item
+ *		is simply polled again); unchanged items and failures get their next
+ *		poll time with backoff (Retry-After honoured, 404 = gone).
+ * A missing schema means "nothing to do yet"; an error in a round is logged
+ * and the worker carries on; SIGHUP reloads settings, SIGTERM ends it, and
+ * the postmaster restarts it a second after a crash.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <signal.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "signicat.h"
+
+#define SIGNICAT_MAX_WORKERS 16
+
+char	   *signicat_worker_databases = NULL;
+int			signicat_poll_interval_ms = 5000;
+int			signicat_poll_max_interval_ms = 300000;
+int			signicat_poll_batch_size = 1000;
+int			signicat_poll_connections = 8;
+int			signicat_worker_naptime_ms = 1000;
+int			signicat_watch_max_age_s = 7 * 24 * 3600;
+int			signicat_history_retention_s = 90 * 24 * 3600;
+
+typedef struct WorkerSlot
+{
+	Oid			dboid;
+	pid_t		pid;
+	Latch	   *latch;
+	bool		stop_requested;
+	TimestampTz started_at;
+	TimestampTz last_round_at;
+	int64		rounds;
+	int64		polled;
+	int64		changes;
+	int64		errors;
+	int32		last_due;
+	volatile int in_flight;
+	double		last_rate;
+} WorkerSlot;
+
+typedef struct WorkerShared
+{
+	slock_t		mutex;
+	WorkerSlot	slots[SIGNICAT_MAX_WORKERS];
+} WorkerShared;
+
+static WorkerShared *worker_shared = NULL;
+static WorkerSlot *my_slot = NULL;
+
+/* one claimed item */
+typedef struct WatchItem
+{
+	int64		id;
+	const SignicatWatchKind *kind;
+	char	   *item_id;
+	char	   *dossier_id;
+	char	   *account_id;
+	char	   *status;
+	int			unchanged_polls;
+	int			errors;
+} WatchItem;
+
+/* ---------- shared memory ---------- */
+
+Size
+signicat_worker_shmem_size(void)
+{
+	return MAXALIGN(sizeof(WorkerShared));
+}
+
+void
+signicat_worker_shmem_startup(void)
+{
+	bool		found;
+
+	worker_shared = ShmemInitStruct("signicat workers", sizeof(WorkerShared), &found);
+	if (!found)
+	{
+		memset(worker_shared, 0, sizeof(WorkerShared));
+		SpinLockInit(&worker_shared->mutex);
+	}
+}
+
+static void
+require_shared(void)
+{
+	if (worker_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the signicat worker needs shared_preload_libraries = 'signicat'")));
+}
+
+/* The live slot of a database, or NULL; caller holds the mutex. */
+static WorkerSlot *
+slot_of(Oid dboid)
+{
+	for (int i = 0; i < SIGNICAT_MAX_WORKERS; i++)
+	{
+		WorkerSlot *s = &worker_shared->slots[i];
+
+		if (s->pid != 0 && s->dboid == dboid)
+			return s;
+	}
+	return NULL;
+}
+
+static void
+release_slot(int code, Datum arg)
+{
+	SpinLockAcquire(&worker_shared->mutex);
+	if (my_slot && my_slot->pid == MyProcPid)
+	{
+		my_slot->pid = 0;
+		my_slot->latch = NULL;
+	}
+	SpinLockRelease(&worker_shared->mutex);
+	my_slot = NULL;
+}
+
+/* Take a slot for this database; false if another worker has one. */
+static bool
+claim_slot(void)
+{
+	WorkerSlot *slot = NULL;
+
+	SpinLockAcquire(&worker_shared->mutex);
+	if (slot_of(MyDatabaseId) == NULL)
+	{
+		for (int i = 0; i < SIGNICAT_MAX_WORKERS && slot == NULL; i++)
+		{
+			if (worker_shared->slots[i].pid == 0)
+				slot = &worker_shared->slots[i];
+		}
+		if (slot)
+		{
+			memset(slot, 0, sizeof(WorkerSlot));
+			slot->dboid = MyDatabaseId;
+			slot->pid = MyProcPid;
+			slot->latch = MyLatch;
+			slot->started_at = GetCurrentTimestamp();
+		}
+	}
+	SpinLockRelease(&worker_shared->mutex);
+	my_slot = slot;
+	return slot != NULL;
+}
+
+/* ---------- registration ---------- */
+
+static void
+fill_worker(BackgroundWorker *w, const char *dbname)
+{
+	memset(w, 0, sizeof(*w));
+	w->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w->bgw_restart_time = 1;
+	snprintf(w->bgw_library_name, BGW_MAXLEN, "signicat");
+	snprintf(w->bgw_function_name, BGW_MAXLEN, "signicat_worker_main");
+	snprintf(w->bgw_name, BGW_MAXLEN, "signicat worker for database %s", dbname);
+	snprintf(w->bgw_type, BGW_MAXLEN, "signicat worker");
+	strlcpy(w->bgw_extra, dbname, BGW_EXTRALEN);
+}
+
+/* At start-up: one worker per database named in signicat.worker_databases. */
+void
+signicat_register_workers(void)
+{
+	char	   *raw = pstrdup(signicat_worker_databases ? signicat_worker_databases : "");
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	if (!SplitGUCList(raw, ',', &names))
+		ereport(FATAL,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid list syntax in signicat.worker_databases")));
+	if (list_length(names) > SIGNICAT_MAX_WORKERS)
+		ereport(FATAL,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("signicat.worker_databases names more than %d databases",
+						SIGNICAT_MAX_WORKERS)));
+	foreach(lc, names)
+	{
+		BackgroundWorker w;
+
+		fill_worker(&w, (char *) lfirst(lc));
+		RegisterBackgroundWorker(&w);
+	}
+}
+
+/* ---------- one round ---------- */
+
+typedef struct Plans
+{
+	SPIPlanPtr	claim;
+	SPIPlanPtr	changed;
+	SPIPlanPtr	unchanged;
+	SPIPlanPtr	failed;
+	SPIPlanPtr	gone;
+	SPIPlanPtr	expire;
+	SPIPlanPtr	retention;
+} Plans;
+
+static Plans plans;
+static MemoryContext round_cxt = NULL;
+static TimestampTz last_housekeeping = 0;
+
+static SPIPlanPtr
+prepare(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+	if (p == NULL)
+		elog(ERROR, "signicat worker: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(p);
+	return p;
+}
+
+static void
+forget_plans(void)
+{
+	SPIPlanPtr *all = (SPIPlanPtr *) &plans;
+
+	for (int i = 0; i < (int) (sizeof(Plans) / sizeof(SPIPlanPtr)); i++)
+	{
+		if (all[i])
+			SPI_freeplan(all[i]);
+		all[i] = NULL;
+	}
+}
+
+static void
+prepare_plans(void)
+{
+	Oid			claim_t[] = {INT4OID, INT8OID};
+	Oid			changed_t[] = {INT8OID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, BOOLOID, INT8OID, TEXTOID};
+	Oid			unchanged_t[] = {INT8OID, JSONBOID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Oid			failed_t[] = {INT8OID, TEXTOID, INT8OID};
+	Oid			gone_t[] = {INT8OID, TEXTOID};
+	Oid			age_t[] = {INT8OID};
+
+	if (plans.claim)
+		return;
+	plans.claim = prepare(
+		"UPDATE signicat.watch w SET claimed_until = now() + $2 * interval '1 millisecond' "
+		"FROM (SELECT id FROM signicat.watch "
+		"      WHERE state = 'active' AND next_poll_at <= now() "
+		"        AND (claimed_until IS NULL OR claimed_until < now()) "
+		"      ORDER BY next_poll_at LIMIT $1 FOR UPDATE SKIP LOCKED) due "
+		"WHERE w.id = due.id "
+		"RETURNING w.id, w.kind, w.item_id::text, w.dossier_id::text, w.account_id, w.status, "
+		"          w.unchanged_polls, w.errors", 2, claim_t);
+	/* one transition: item, history row and notification, or nothing */
+	plans.changed = prepare(
+		"WITH w AS ("
+		"  UPDATE signicat.watch SET status = $2, payload = $3, "
+		"    provider = coalesce($4, provider), process_type = coalesce($5, process_type), "
+		"    created_at = coalesce(created_at, $6), "
+		"    state = CASE WHEN $7 THEN 'done' ELSE 'active' END, "
+		"    decided_at = CASE WHEN $7 THEN now() ELSE decided_at END, "
+		"    polls = polls + 1, unchanged_polls = 0, errors = 0, last_polled_at = now(), "
+		"    next_poll_at = now() + $8 * interval '1 millisecond', claimed_until = NULL, "
+		"    last_error = NULL "
+		"  WHERE id = $1 AND state = 'active' AND status IS NOT DISTINCT FROM $9 "
+		"  RETURNING id, kind, item_id, dossier_id), "
+		"h AS ("
+		"  INSERT INTO signicat.status_history "
+		"    (watch_id, seq, kind, item_id, dossier_id, old_status, new_status) "
+		"  SELECT w.id, coalesce((SELECT max(s.seq) FROM signicat.status_history s "
+		"                         WHERE s.watch_id = w.id), 0) + 1, "
+		"         w.kind, w.item_id, w.dossier_id, $9, $2 FROM w "
+		"  RETURNING watch_id, kind, item_id, dossier_id, old_status, new_status) "
+		"SELECT pg_catalog.pg_notify('signicat_status', pg_catalog.json_build_object("
+		"  'watch_id', watch_id, 'kind', kind, 'item_id', item_id, 'dossier_id', dossier_id, "
+		"  'old_status', old_status, 'new_status', new_status, 'final', $7)::text) FROM h",
+		9, changed_t);
+	plans.unchanged = prepare(
+		"UPDATE signicat.watch SET payload = $2, polls = polls + 1, "
+		"  unchanged_polls = unchanged_polls + 1, errors = 0, last_polled_at = now(), "
+		"  next_poll_at = now() + $3 * interval '1 millisecond', claimed_until = NULL, "
+		"  last_error = NULL, provider = coalesce(provider, $4), "
+		"  process_type = coalesce(process_type, $5), created_at = coalesce(created_at, $6) "
+		"WHERE id = $1", 6, unchanged_t);
+	plans.failed = prepare(
+		"UPDATE signicat.watch SET errors = errors + 1, last_error = $2, last_error_at = now(), "
+		"  last_polled_at = now(), next_poll_at = now() + $3 * interval '1 millisecond', "
+		"  claimed_until = NULL "
+		"WHERE id = $1", 3, failed_t);
+	plans.gone = prepare(
+		"WITH w AS ("
+		"  UPDATE signicat.watch SET state = 'gone', last_error = $2, last_error_at = now(), "
+		"    last_polled_at = now(), claimed_until = NULL "
+		"  WHERE id = $1 AND state = 'active' "
+		"  RETURNING id, kind, item_id, dossier_id, status) "
+		"SELECT pg_catalog.pg_notify('signicat_status', pg_catalog.json_build_object("
+		"  'watch_id', id, 'kind', kind, 'item_id', item_id, 'dossier_id', dossier_id, "
+		"  'old_status', status, 'new_status', NULL, 'final', true, 'state', 'gone')::text) FROM w",
+		2, gone_t);
+	plans.expire = prepare(
+		"UPDATE signicat.watch SET state = 'expired', claimed_until = NULL "
+		"WHERE state = 'active' AND enrolled_at < now() - $1 * interval '1 second'", 1, age_t);
+	plans.retention = prepare(
+		"DELETE FROM signicat.status_history "
+		"WHERE changed_at < now() - $1 * interval '1 second'", 1, age_t);
+}
+
+static void
+begin_tx(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+static void
+end_tx(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* The extension may not be installed (yet): then there is nothing to do. */
+static bool
+schema_ready(void)
+{
+	int			rc = SPI_execute("SELECT pg_catalog.to_regclass('signicat.watch') IS NOT NULL "
+								 "AND pg_catalog.to_regclass('signicat.status_history') IS NOT NULL",
+								 true, 1);
+	bool		isnull;
+
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		return false;
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+static void
+exec_plan(SPIPlanPtr plan, Datum *values, const char *nulls, int expected)
+{
+	int			rc = SPI_execute_plan(plan, values, nulls, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "signicat worker: statement failed: %s", SPI_result_code_string(rc));
+}
+
+static pg_noinline int
+claim(WatchItem **items_out)
+{
+	Datum		values[2];
+	int64		lease_ms = (int64) signicat_connect_timeout_ms + signicat_timeout_ms + 60000;
+	WatchItem  *items;
+	int			n;
+
+	values[0] = Int32GetDatum(signicat_poll_batch_size);
+	values[1] = Int64GetDatum(lease_ms);
+	exec_plan(plans.claim, values, NULL, SPI_OK_UPDATE_RETURNING);
+
+	n = (int) SPI_processed;
+	items = MemoryContextAllocZero(round_cxt, sizeof(WatchItem) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *kind;
+
+		items[i].id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		kind = SPI_getvalue(tup, desc, 2);
+		items[i].kind = signicat_watch_kind(kind);
+		items[i].item_id = MemoryContextStrdup(round_cxt, SPI_getvalue(tup, desc, 3));
+		if (SPI_getvalue(tup, desc, 4))
+			items[i].dossier_id = MemoryContextStrdup(round_cxt, SPI_getvalue(tup, desc, 4));
+		if (SPI_getvalue(tup, desc, 5))
+			items[i].account_id = MemoryContextStrdup(round_cxt, SPI_getvalue(tup, desc, 5));
+		if (SPI_getvalue(tup, desc, 6))
+			items[i].status = MemoryContextStrdup(round_cxt, SPI_getvalue(tup, desc, 6));
+		items[i].unchanged_polls = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
+		items[i].errors = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
+	}
+	*items_out = items;
+	return n;
+}
+
+/* Expire items that never end; trim the history to its retention. */
+static void
+housekeeping(void)
+{
+	Datum		value;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (!TimestampDifferenceExceeds(last_housekeeping, now, 60 * 1000))
+		return;
+	last_housekeeping = now;
+	value = Int64GetDatum((int64) signicat_watch_max_age_s);
+	exec_plan(plans.expire, &value, NULL, SPI_OK_UPDATE);
+	if (signicat_history_retention_s > 0)
+	{
+		value = Int64GetDatum((int64) signicat_history_retention_s);
+		exec_plan(plans.retention, &value, NULL, SPI_OK_DELETE);
+	}
+}
+
+/* Milliseconds to the next poll: exponential backoff with jitter, capped. */
+static int64
+backoff_ms(int steps, double factor, long retry_after_s)
+{
+	double		ms = signicat_poll_interval_ms * pow(factor, Min(steps, 30));
+
+	ms = Min(ms, (double) signicat_poll_max_interval_ms);
+	/* up to 10% jitter, so a burst does not stay in step */
+	ms += ms * 0.1 * pg_prng_double(&pg_global_prng_state);
+	if (retry_after_s > 0)
+		ms = Max(ms, retry_after_s * 1000.0);
+	return (int64) ms;
+}
+
+static const char *
+path_value(const char *name, void *arg)
+{
+	WatchItem  *item = (WatchItem *) arg;
+
+	return strcmp(name, "dossierId") == 0 && item->dossier_id ? item->dossier_id : item->item_id;
+}
+
+static char *
+member_text(Jsonb *obj, const char *name)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&obj->root, name, strlen(name), NULL);
+
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/* createdAt as timestamptz, or NULL when absent or not a timestamp. */
+static bool
+member_timestamptz(Jsonb *obj, const char *name, Datum *result)
+{
+	char	   *text = member_text(obj, name);
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = false;
+
+	if (text == NULL)
+		return false;
+	/* timestamptz_in has no side effects: a bad value is just left out */
+	PG_TRY();
+	{
+		*result = DirectFunctionCall3(timestamptz_in, CStringGetDatum(text),
+									  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+typedef struct RoundCounts
+{
+	int			changes;
+	int			errors;
+} RoundCounts;
+
+static void
+record_failure(WatchItem *item, const char *message, long retry_after_s, RoundCounts *counts)
+{
+	Datum		values[3];
+
+	values[0] = Int64GetDatum(item->id);
+	values[1] = CStringGetTextDatum(message);
+	values[2] = Int64GetDatum(backoff_ms(item->errors + 1, 2.0, retry_after_s));
+	exec_plan(plans.failed, values, NULL, SPI_OK_UPDATE);
+	counts->errors++;
+}
+
+/* Apply one poll's outcome to its item. */
+static void
+apply_result(WatchItem *item, SignicatPoll *p, uint64 token_generation, RoundCounts *counts)
+{
+	const SignicatOperation *op = signicat_find_operation(item->kind->poll_op);
+	Jsonb	   *answer;
+	char	   *status;
+	Datum		values[9];
+	char		nulls[9];
+	Datum		created;
+
+	if (!p->done)
+	{
+		record_failure(item, psprintf("%s: %s", p->error, p->error_detail ? p->error_detail : ""),
+					   -1, counts);
+		return;
+	}
+	if (p->resp.status == 404 || p->resp.status == 410)
+	{
+		values[0] = Int64GetDatum(item->id);
+		values[1] = CStringGetTextDatum(signicat_http_error_text(&p->resp));
+		exec_plan(plans.gone, values, NULL, SPI_OK_SELECT);
+		counts->changes++;
+		return;
+	}
+	if (p->resp.status == 401)
+		signicat_invalidate_token(token_generation);
+	if (p->resp.status < 200 || p->resp.status > 299)
+	{
+		record_failure(item, signicat_http_error_text(&p->resp),
+					   p->resp.status == 401 ? 0 : p->resp.retry_after, counts);
+		return;
+	}
+
+	answer = signicat_try_parse_json(p->resp.body, p->resp.body_len);
+	if (answer && op->envelope && JB_ROOT_IS_OBJECT(answer))
+	{
+		JsonbValue *inner = getKeyJsonValueFromContainer(&answer->root, op->envelope,
+														 strlen(op->envelope), NULL);
+
+		if (inner)
+			answer = JsonbValueToJsonb(inner);
+	}
+	if (answer == NULL || !JB_ROOT_IS_OBJECT(answer) ||
+		(status = member_text(answer, "status")) == NULL)
+	{
+		record_failure(item, "Signicat answered without a status (malformed or unexpected JSON)",
+					   -1, counts);
+		return;
+	}
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = Int64GetDatum(item->id);
+	if (item->status == NULL || strcmp(item->status, status) != 0)
+	{
+		bool		final = signicat_watch_is_terminal(item->kind, status);
+		char	   *provider = member_text(answer, "provider");
+		char	   *process_type = member_text(answer, "processType");
+
+		values[1] = CStringGetTextDatum(status);
+		values[2] = JsonbPGetDatum(answer);
+		values[3] = provider ? CStringGetTextDatum(provider) : (nulls[3] = 'n', (Datum) 0);
+		values[4] = process_type ? CStringGetTextDatum(process_type) : (nulls[4] = 'n', (Datum) 0);
+		if (member_timestamptz(answer, "createdAt", &created))
+			values[5] = created;
+		else
+			nulls[5] = 'n';
+		values[6] = BoolGetDatum(final);
+		values[7] = Int64GetDatum(backoff_ms(0, 1.5, -1));
+		values[8] = item->status ? CStringGetTextDatum(item->status) : (nulls[8] = 'n', (Datum) 0);
+		exec_plan(plans.changed, values, nulls, SPI_OK_SELECT);
+		counts->changes += SPI_processed > 0 ? 1 : 0;
+	}
+	else
+	{
+		char	   *provider = member_text(answer, "provider");
+		char	   *process_type = member_text(answer, "processType");
+
+		values[1] = JsonbPGetDatum(answer);
+		values[2] = Int64GetDatum(backoff_ms(item->unchanged_polls + 1, 1.5, -1));
+		values[3] = provider ? CStringGetTextDatum(provider) : (nulls[3] = 'n', (Datum) 0);
+		values[4] = process_type ? CStringGetTextDatum(process_type) : (nulls[4] = 'n', (Datum) 0);
+		if (member_timestamptz(answer, "createdAt", &created))
+			values[5] = created;
+		else
+			nulls[5] = 'n';
+		exec_plan(plans.unchanged, values, nulls, SPI_OK_UPDATE);
+	}
+}
+
+/*
+ * The access token for a round, or NULL with *error saying why (the token
+ * endpoint down must not stop the worker: the items record the failure).
+ */
+static char *
+round_token(uint64 *generation, char **error)
+{
+	char	   *volatile token = NULL;
+
+	*error = NULL;
+	PG_TRY();
+	{
+		token = signicat_get_token(generation);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(round_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		*error = psprintf("no access token: %s", edata->message);
+	}
+	PG_END_TRY();
+	return token;
+}
+
+/* One round; returns how many items it claimed. */
+static int
+run_round(void)
+{
+	WatchItem  *items;
+	SignicatPoll *polls;
+	RoundCounts counts = {0, 0};
+	char	   *token = NULL;
+	uint64		generation = 0;
+	char	   *token_error = NULL;
+	TimestampTz started = GetCurrentTimestamp();
+	int			n;
+
+	MemoryContextReset(round_cxt);
+
+	begin_tx("signicat worker: claiming due items");
+	if (!schema_ready())
+	{
+		end_tx();
+		return 0;
+	}
+	prepare_plans();
+	housekeeping();
+	n = claim(&items);
+	end_tx();
+	if (n == 0)
+		return 0;
+
+	MemoryContextSwitchTo(round_cxt);
+	pgstat_report_activity(STATE_RUNNING, "signicat worker: polling");
+
+	/* one token for the round; if there is none, every item records why */
+	token = round_token(&generation, &token_error);
+
+	polls = palloc0(sizeof(SignicatPoll) * n);
+	if (token_error == NULL)
+	{
+		const char *base = signicat_base_url ? signicat_base_url : "";
+		int			baselen = strlen(base);
+
+		while (baselen > 0 && base[baselen - 1] == '/')
+			baselen--;
+		for (int i = 0; i < n; i++)
+		{
+			const SignicatOperation *op = signicat_find_operation(items[i].kind->poll_op);
+
+			polls[i].req.method = op->method;
+			polls[i].req.url = psprintf("%.*s%s", baselen, base,
+										signicat_expand_path(op->path, path_value, &items[i]));
+			polls[i].req.accept = op->accept;
+			polls[i].req.bearer = token;
+			polls[i].req.account_id = items[i].account_id;
+		}
+		signicat_poll_many(polls, n, signicat_poll_connections, &my_slot->in_flight);
+		explicit_bzero(token, strlen(token));
+	}
+
+	begin_tx("signicat worker: recording results");
+	MemoryContextSwitchTo(round_cxt);
+	for (int i = 0; i < n; i++)
+	{
+		if (token_error)
+			record_failure(&items[i], token_error, -1, &counts);
+		else
+			apply_result(&items[i], &polls[i], generation, &counts);
+	}
+	end_tx();
+
+	{
+		long		secs;
+		int			usecs;
+		TimestampTz now = GetCurrentTimestamp();
+
+		TimestampDifference(started, now, &secs, &usecs);
+		my_slot->rounds++;
+		my_slot->polled += n;
+		my_slot->changes += counts.changes;
+		my_slot->errors += counts.errors;
+		my_slot->last_due = n;
+		my_slot->last_round_at = now;
+		my_slot->last_rate = n / Max(secs + usecs / 1000000.0, 0.000001);
+	}
+	return n;
+}
+
+/* ---------- the worker process ---------- */
+
+void
+signicat_worker_main(Datum arg)
+{
+	char		dbname[BGW_EXTRALEN];
+
+	strlcpy(dbname, MyBgworkerEntry->bgw_extra, sizeof(dbname));
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+	pgstat_report_appname("signicat worker");
+
+	if (!claim_slot())
+	{
+		ereport(LOG,
+				(errmsg("signicat worker for database \"%s\" not started: one is running already",
+						dbname)));
+		proc_exit(0);
+	}
+	before_shmem_exit(release_slot, (Datum) 0);
+	round_cxt = AllocSetContextCreate(TopMemoryContext, "signicat worker round",
+									  ALLOCSET_DEFAULT_SIZES);
+	ereport(LOG, (errmsg("signicat worker started for database \"%s\"", dbname)));
+
+	/* this is the only worker of the database: leases of a crashed one are void */
+	begin_tx("signicat worker: starting");
+	if (schema_ready())
+		SPI_execute("UPDATE signicat.watch SET claimed_until = NULL "
+					"WHERE claimed_until IS NOT NULL", false, 0);
+	end_tx();
+
+	for (;;)
+	{
+		int			handled = 0;
+		MemoryContext cxt = CurrentMemoryContext;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (my_slot->stop_requested)
+		{
+			ereport(LOG, (errmsg("signicat worker for database \"%s\" stopped on request", dbname)));
+			proc_exit(0);
+		}
+
+		PG_TRY();
+		{
+			handled = run_round();
+		}
+		PG_CATCH();
+		{
+			/* log it and carry on: one bad round must not stop the worker */
+			MemoryContextSwitchTo(cxt);
+			EmitErrorReport();
+			FlushErrorState();
+			AbortOutOfAnyTransaction();
+			forget_plans();
+			pgstat_report_activity(STATE_IDLE, NULL);
+			handled = 0;
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Max(signicat_worker_naptime_ms, 1000), PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(cxt);
+
+		/* a full batch means more may be due: go on at once */
+		if (handled < signicat_poll_batch_size)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 signicat_worker_naptime_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+}
+
+/* ---------- SQL-callable ---------- */
+
+PG_FUNCTION_INFO_V1(signicat_start_worker);
+
+/* signicat.start_worker(): a worker for the current database, if none runs. */
+Datum
+signicat_start_worker(PG_FUNCTION_ARGS)
+{
+	BackgroundWorker w;
+	BackgroundWorkerHandle *handle;
+	pid_t		pid;
+	bool		running;
+
+	require_shared();
+	SpinLockAcquire(&worker_shared->mutex);
+	running = slot_of(MyDatabaseId) != NULL;
+	SpinLockRelease(&worker_shared->mutex);
+	if (running)
+		PG_RETURN_NULL();
+
+	fill_worker(&w, get_database_name(MyDatabaseId));
+	w.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&w, &handle))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not register a signicat worker"),
+				 errhint("Raise max_worker_processes.")));
+	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not start a signicat worker")));
+
+	/* return once it runs as the database's worker (or gave way to one) */
+	for (int i = 0; i < 1000; i++)
+	{
+		pid_t		current;
+
+		if (GetBackgroundWorkerPid(handle, &current) == BGWH_STOPPED)
+			break;
+		SpinLockAcquire(&worker_shared->mutex);
+		running = slot_of(MyDatabaseId) != NULL;
+		SpinLockRelease(&worker_shared->mutex);
+		if (running)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10000);
+	}
+	PG_RETURN_INT32(pid);
+}
+
+PG_FUNCTION_INFO_V1(signicat_stop_worker);
+
+/* signicat.stop_worker(): stop this database's worker; it is not restarted. */
+Datum
+signicat_stop_worker(PG_FUNCTION_ARGS)
+{
+	WorkerSlot *slot;
+	Latch	   *latch = NULL;
+
+	require_shared();
+	SpinLockAcquire(&worker_shared->mutex);
+	slot = slot_of(MyDatabaseId);
+	if (slot)
+	{
+		slot->stop_requested = true;
+		latch = slot->latch;
+	}
+	SpinLockRelease(&worker_shared->mutex);
+	if (slot == NULL)
+		PG_RETURN_BOOL(false);
+	if (latch)
+		SetLatch(latch);
+
+	/* wait until it is gone, so a DROP DATABASE right after works */
+	for (int i = 0; i < 3000; i++)
+	{
+		bool		gone;
+
+		SpinLockAcquire(&worker_shared->mutex);
+		gone = slot_of(MyDatabaseId) == NULL;
+		SpinLockRelease(&worker_shared->mutex);
+		if (gone)
+			PG_RETURN_BOOL(true);
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10000);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("the signicat worker did not stop within 30 seconds")));
+	PG_RETURN_BOOL(false);
+}
+
+PG_FUNCTION_INFO_V1(signicat_wake_worker);
+
+/* Wake this database's worker (after enrolling an item). */
+Datum
+signicat_wake_worker(PG_FUNCTION_ARGS)
+{
+	Latch	   *latch = NULL;
+
+	if (worker_shared == NULL)
+		PG_RETURN_VOID();
+	SpinLockAcquire(&worker_shared->mutex);
+	{
+		WorkerSlot *slot = slot_of(MyDatabaseId);
+
+		if (slot)
+			latch = slot->latch;
+	}
+	SpinLockRelease(&worker_shared->mutex);
+	if (latch)
+		SetLatch(latch);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(signicat_worker_status);
+
+/* signicat.worker_status(): every running worker and its counters. */
+Datum
+signicat_worker_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	WorkerSlot	copy[SIGNICAT_MAX_WORKERS];
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (worker_shared == NULL)
+		return (Datum) 0;
+	SpinLockAcquire(&worker_shared->mutex);
+	memcpy(copy, worker_shared->slots, sizeof(copy));
+	SpinLockRelease(&worker_shared->mutex);
+
+	for (int i = 0; i < SIGNICAT_MAX_WORKERS; i++)
+	{
+		WorkerSlot *s = &copy[i];
+		Datum		values[10];
+		bool		nulls[10] = {false};
+		char	   *dbname;
+
+		if (s->pid == 0)
+			continue;
+		dbname = get_database_name(s->dboid);
+		values[0] = Int32GetDatum(s->pid);
+		values[1] = dbname ? CStringGetTextDatum(dbname) : (nulls[1] = true, (Datum) 0);
+		values[2] = TimestampTzGetDatum(s->started_at);
+		values[3] = TimestampTzGetDatum(s->last_round_at);
+		nulls[3] = s->last_round_at == 0;
+		values[4] = Int64GetDatum(s->rounds);
+		values[5] = Int32GetDatum(s->last_due);
+		values[6] = Int32GetDatum(s->in_flight);
+		values[7] = Int64GetDatum(s->polled);
+		values[8] = Int64GetDatum(s->errors);
+		values[9] = Float8GetDatum(s->last_rate);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
