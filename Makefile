@@ -5,7 +5,7 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 MODULE_big = signicat
 OBJS = src/signicat.o src/http.o src/auth.o src/request.o src/errors.o \
 	src/operation.o src/catalog.o src/catalog_data.o src/poller.o src/watch.o \
-	src/worker.o
+	src/worker.o src/stats.o
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 
@@ -14,7 +14,7 @@ DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 # points signicat.* at the mock server.
 REGRESS = setup assure_dossiers assure_processes assure_lists assure_extra auth_rest \
 	secure_share reuseid mobileid auth_tokens \
-	worker cron errors escaping privileges input cancel coverage
+	worker cron errors retries stats escaping privileges input cancel coverage
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # -Wextra on top of PostgreSQL's flags; unused parameters are left out because

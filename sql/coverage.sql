@@ -16,7 +16,8 @@ SELECT p.proname AS unexpected FROM pg_proc p
 WHERE p.pronamespace = 'signicat'::regnamespace
   AND p.proname NOT IN (SELECT operation_id FROM signicat.operations())
   AND p.proname NOT IN ('request', 'operations', 'watch_add', 'watch_drop', 'start_worker',
-                        'stop_worker', 'worker_counters', 'sync_processes', 'stuck', '_wake_worker')
+                        'stop_worker', 'worker_counters', 'sync_processes', 'stuck', '_wake_worker',
+                        'stats', 'stats_reset')
 ORDER BY 1;
 
 -- every operation's comment names its method and path

@@ -3,6 +3,8 @@
 -- context; transport failures and bad bodies are clear errors; the backend
 -- stays usable after each.
 SELECT t.reset();
+-- one answer, one error: retries are tested in retries.sql
+SET signicat.max_retries = 0;
 SELECT (signicat.assure_create_dossier('errors')->>'dossierId') AS d \gset
 
 -- one statement, its error in full: SQLSTATE, message, detail, hint, context

@@ -866,6 +866,26 @@ COMMENT ON FUNCTION signicat.stuck(interval) IS
 'Verifications still not final longer than older_than after creation';
 
 -- ---------------------------------------------------------------------------
+-- Statistics (shared memory, like pg_stat_statements)
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION signicat.stats(
+    OUT operation_id text, OUT calls bigint, OUT errors bigint, OUT errors_by_class jsonb,
+    OUT retries bigint, OUT total_ms double precision, OUT mean_ms double precision,
+    OUT max_ms double precision, OUT bytes_out bigint, OUT bytes_in bigint,
+    OUT last_error_at timestamptz, OUT stats_since timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'signicat_stats' LANGUAGE C VOLATILE;
+
+CREATE VIEW signicat.stat_operations AS SELECT * FROM signicat.stats();
+COMMENT ON VIEW signicat.stat_operations IS
+'Calls per Signicat operation since the last reset: errors by class, retries, time, bytes';
+
+CREATE FUNCTION signicat.stats_reset() RETURNS void
+AS 'MODULE_PATHNAME', 'signicat_stats_reset' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.stats_reset() IS 'Reset signicat.stat_operations';
+
+-- ---------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC; three roles, each including the one before.
 --   signicat_reader    read operations (get, list)
 --   signicat_operator  + create, update, delete of single objects
@@ -1007,3 +1027,6 @@ GRANT EXECUTE ON FUNCTION signicat.watch_add(text, uuid, uuid), signicat.watch_d
                           signicat.sync_processes(timestamptz)
 TO signicat_operator;
 GRANT EXECUTE ON FUNCTION signicat.start_worker(), signicat.stop_worker() TO signicat_admin;
+GRANT SELECT ON signicat.stat_operations TO signicat_reader;
+GRANT EXECUTE ON FUNCTION signicat.stats() TO signicat_reader;
+GRANT EXECUTE ON FUNCTION signicat.stats_reset() TO signicat_operator;

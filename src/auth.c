@@ -24,6 +24,7 @@
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "portability/instr_time.h"
 #include "storage/condition_variable.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -158,6 +159,8 @@ fetch_token(int *expires_in)
 	JsonbValue *v;
 	char	   *token;
 	char	   *token_type;
+	instr_time	start;
+	instr_time	elapsed;
 
 	if (signicat_client_id == NULL || signicat_client_id[0] == '\0')
 		ereport(ERROR,
@@ -195,16 +198,28 @@ fetch_token(int *expires_in)
 	req.body_len = body.len;
 
 	memset(&resp, 0, sizeof(resp));
+	INSTR_TIME_SET_CURRENT(start);
 	PG_TRY();
 	{
 		signicat_http_perform(&req, &resp);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		explicit_bzero(body.data, body.len);
 		explicit_bzero(password, strlen(password));
+		INSTR_TIME_SET_CURRENT(elapsed);
+		INSTR_TIME_SUBTRACT(elapsed, start);
+		signicat_stats_record(signicat_stats_slot("token"), SIGNICAT_ERR_TRANSPORT,
+							  INSTR_TIME_GET_MICROSEC(elapsed), body.len, 0);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	explicit_bzero(body.data, body.len);
+	explicit_bzero(password, strlen(password));
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	signicat_stats_record(signicat_stats_slot("token"), signicat_error_class(resp.status),
+						  INSTR_TIME_GET_MICROSEC(elapsed), body.len, resp.body_len);
 
 	if (resp.status != 200)
 	{

@@ -174,6 +174,8 @@ signicat_transfer_setup(SignicatTransfer *t, CURL *easy, const SignicatHttpReque
 	SETOPT(CURLOPT_TIMEOUT_MS, (long) signicat_timeout_ms);
 	SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) signicat_max_response_size);
 	SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+	if (req->fresh_connection)
+		SETOPT(CURLOPT_FRESH_CONNECT, 1L);
 	SETOPT(CURLOPT_ERRORBUFFER, t->errbuf);
 	SETOPT(CURLOPT_WRITEFUNCTION, write_body);
 	SETOPT(CURLOPT_WRITEDATA, t);
@@ -340,41 +342,41 @@ signicat_transfer_error(const SignicatTransfer *t, const char **message, const c
 	}
 }
 
-static void
-report_transport_error(const SignicatTransfer *t)
+/* Raise a transport failure described by signicat_http_send. */
+void
+signicat_report_transport_error(const SignicatTransportError *e)
 {
-	const char *message;
-	const char *detail;
-	int			sqlstate = signicat_transfer_error(t, &message, &detail);
-
 	ereport(ERROR,
-			(errcode(sqlstate),
-			 sqlstate == ERRCODE_PROGRAM_LIMIT_EXCEEDED ?
-			 errmsg("%s (%d bytes)", message, signicat_max_response_size) :
-			 errmsg("%s", message),
-			 sqlstate == ERRCODE_PROGRAM_LIMIT_EXCEEDED ? 0 : errdetail("%s", detail),
-			 t->result == CURLE_OPERATION_TIMEDOUT ?
+			(errcode(e->sqlstate),
+			 e->sqlstate == ERRCODE_PROGRAM_LIMIT_EXCEEDED ?
+			 errmsg("%s (%d bytes)", e->message, signicat_max_response_size) :
+			 errmsg("%s", e->message),
+			 e->sqlstate == ERRCODE_PROGRAM_LIMIT_EXCEEDED ? 0 : errdetail("%s", e->detail),
+			 e->timed_out ?
 			 errhint("The limits are signicat.connect_timeout (%d ms) and signicat.timeout (%d ms).",
 					 signicat_connect_timeout_ms, signicat_timeout_ms) :
-			 sqlstate == ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION &&
-			 strstr(message, "TLS") ?
+			 e->sqlstate == ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION &&
+			 strstr(e->message, "TLS") ?
 			 errhint("Check signicat.ca_file if the server uses a private certificate authority.") :
-			 sqlstate == ERRCODE_INVALID_PARAMETER_VALUE ?
+			 e->sqlstate == ERRCODE_INVALID_PARAMETER_VALUE ?
 			 errhint("signicat.base_url and signicat.token_url must be http or https URLs.") : 0));
 }
 
 /*
- * Send one HTTP request and read the whole answer.  Any HTTP status is a
- * successful transfer here; the caller maps it.  Transport failures ereport.
+ * Send one HTTP request and read the whole answer.  Returns true with the
+ * answer (any HTTP status), or false with *err describing a transport
+ * failure (no answer).  Interrupts (cancel, statement_timeout) raise.
  */
-void
-signicat_http_perform(const SignicatHttpRequest *req, SignicatHttpResponse *resp)
+bool
+signicat_http_send(const SignicatHttpRequest *req, SignicatHttpResponse *resp,
+				   SignicatTransportError *err)
 {
 	SignicatTransfer t;
 	volatile bool attached = false;
 
 	ensure_handles();
 	memset(&t, 0, sizeof(t));
+	memset(err, 0, sizeof(*err));
 
 	PG_TRY();
 	{
@@ -419,8 +421,19 @@ signicat_http_perform(const SignicatHttpRequest *req, SignicatHttpResponse *resp
 		attached = false;
 
 		if (t.result != CURLE_OK)
-			report_transport_error(&t);
-		signicat_transfer_response(&t, resp);
+		{
+			const char *detail;
+
+			err->sqlstate = signicat_transfer_error(&t, &err->message, &detail);
+			err->detail = pstrdup(detail);
+			err->timed_out = t.result == CURLE_OPERATION_TIMEDOUT;
+			/* a failure to connect means the request never reached the server */
+			err->not_sent = t.result == CURLE_COULDNT_CONNECT ||
+				t.result == CURLE_COULDNT_RESOLVE_HOST ||
+				t.result == CURLE_COULDNT_RESOLVE_PROXY;
+		}
+		else
+			signicat_transfer_response(&t, resp);
 	}
 	PG_FINALLY();
 	{
@@ -430,6 +443,17 @@ signicat_http_perform(const SignicatHttpRequest *req, SignicatHttpResponse *resp
 		signicat_transfer_release(&t);
 	}
 	PG_END_TRY();
+	return err->sqlstate == 0;
+}
+
+/* signicat_http_send, raising transport failures. */
+void
+signicat_http_perform(const SignicatHttpRequest *req, SignicatHttpResponse *resp)
+{
+	SignicatTransportError err;
+
+	if (!signicat_http_send(req, resp, &err))
+		signicat_report_transport_error(&err);
 }
 
 /*

@@ -672,6 +672,7 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 		prepare_parts(fcinfo, b, pc);
 
 	pc->call.opid = op->id;
+	pc->call.idempotent = op->idempotent;
 	pc->call.method = op->method;
 	pc->call.path_template = op->path;
 	pc->call.query = pc->query.data;
@@ -1097,6 +1098,8 @@ signicat_request(PG_FUNCTION_ARGS)
 	memset(&call, 0, sizeof(call));
 	call.opid = "request";
 	call.method = method;
+	call.idempotent = strcmp(method, "GET") == 0 || strcmp(method, "PUT") == 0 ||
+		strcmp(method, "DELETE") == 0;
 	call.path_template = path;
 	call.path = path;
 	call.accept = "application/json";

@@ -63,6 +63,10 @@ ensure_pool(int max_parallel)
 static void
 finish_poll(SignicatPoll *p, CURLcode result)
 {
+	curl_off_t	us = 0;
+
+	curl_easy_getinfo(p->transfer.easy, CURLINFO_TOTAL_TIME_T, &us);
+	p->elapsed_us = (uint64) us;
 	p->transfer.result = result;
 	if (result == CURLE_OK)
 	{
@@ -149,10 +153,13 @@ signicat_poll_many(SignicatPoll *polls, int n, int max_parallel, volatile int *i
 				signicat_transfer_release(&p->transfer);
 				active--;
 			}
-			if (active > 0 && next >= n)
+			/*
+			 * Every free handle was just given a request, so there is nothing
+			 * to do but wait for a socket (curl_multi_poll returns at once
+			 * when one is ready; a zero timeout here would spin).
+			 */
+			if (active > 0)
 				curl_multi_poll(poll_multi, NULL, 0, POLL_WAIT_SLICE_MS, NULL);
-			else if (active > 0)
-				curl_multi_poll(poll_multi, NULL, 0, 0, NULL);
 			CHECK_FOR_INTERRUPTS();
 		}
 		pgstat_report_wait_end();

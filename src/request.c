@@ -2,18 +2,31 @@
  * request.c
  *	  The one request path every operation goes through: build the URL from
  *	  signicat.base_url, attach the access token and account, send, refresh
- *	  the token once on 401, and turn non-2xx answers into SQL errors.  Also
+ *	  the token once on 401, retry idempotent requests on transient failures
+ *	  (never past statement_timeout), count it in the statistics, and turn
+ *	  non-2xx answers into SQL errors.  Also
  *	  the JSON parsing of answers, which must never crash on what a server
  *	  sends: malformed, truncated or non-UTF-8 bodies are clean errors.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <math.h>
+
+#include "access/xact.h"
 #include "common/jsonapi.h"
+#include "common/pg_prng.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "portability/instr_time.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
 #include "signicat.h"
 
@@ -63,14 +76,133 @@ signicat_append_query(StringInfo query, const char *name, const char *value)
 					 signicat_url_escape(value, false));
 }
 
+/* Is this HTTP status worth another try of an idempotent request? */
+static bool
+retryable_status(long status)
+{
+	return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+/*
+ * Wait before retry `attempt` (1, 2, ...): exponential backoff with full
+ * jitter from 200 ms, at least what Retry-After asks.  Returns false when
+ * the wait would run past statement_timeout: then the error is reported
+ * instead.  The wait is interruptible.
+ */
+static bool
+wait_before_retry(int attempt, long retry_after_s)
+{
+	double		cap = 200.0 * pow(2.0, attempt - 1);
+	long		delay_ms = (long) (cap * pg_prng_double(&pg_global_prng_state));
+
+	if (retry_after_s > 0)
+		delay_ms = Max(delay_ms, retry_after_s * 1000);
+	if (StatementTimeout > 0)
+	{
+		TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentStatementStartTimestamp(),
+														   StatementTimeout);
+
+		if (TimestampDifferenceExceeds(GetCurrentTimestamp(), deadline, (int) Min(delay_ms, INT_MAX)) == false)
+			return false;
+	}
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 delay_ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	return true;
+}
+
+/* One try with the current token; the token copy is wiped afterwards. */
+static bool
+send_once(SignicatHttpRequest *req, SignicatHttpResponse *resp, SignicatTransportError *err,
+		  uint64 *generation)
+{
+	char	   *token = signicat_get_token(generation);
+	volatile bool answered = false;
+
+	req->bearer = token;
+	memset(resp, 0, sizeof(*resp));
+	PG_TRY();
+	{
+		answered = signicat_http_send(req, resp, err);
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(token, strlen(token));
+		req->bearer = NULL;
+	}
+	PG_END_TRY();
+	pfree(token);
+	return answered;
+}
+
+/*
+ * Send the request with a fresh-enough token, answer in *resp.  A 401 gets
+ * one new token and one more try (the request was refused, not processed).
+ * Idempotent requests are sent again, up to signicat.max_retries times, after
+ * a failure to connect or a lost connection, a timeout, 429, 502, 503 or
+ * 504; others only when they cannot have reached the server.  Returns false
+ * with *err for a transport failure that is final.
+ */
+static bool
+send_with_retries(const SignicatCall *call, SignicatHttpRequest *req,
+				  SignicatHttpResponse *resp, SignicatTransportError *err, int slot)
+{
+	bool		refreshed = false;
+	int			retries = 0;
+
+	for (;;)
+	{
+		uint64		generation;
+		bool		answered = send_once(req, resp, err, &generation);
+		long		retry_after = -1;
+		const char *why;
+
+		/* a token revoked or expired early: fetch a new one, once */
+		if (answered && resp->status == 401 && !refreshed)
+		{
+			refreshed = true;
+			signicat_invalidate_token(generation);
+			signicat_stats_retry(slot);
+			ereport(DEBUG1,
+					(errmsg_internal("signicat: access token refused for %s, fetching a new one",
+									 call->opid)));
+			continue;
+		}
+
+		if (answered && retryable_status(resp->status) && call->idempotent)
+		{
+			why = psprintf("HTTP %ld", resp->status);
+			retry_after = resp->retry_after;
+		}
+		else if (!answered && (call->idempotent || err->not_sent))
+			why = err->message;
+		else
+			return answered;
+
+		if (retries >= signicat_max_retries || !wait_before_retry(retries + 1, retry_after))
+			return answered;
+		retries++;
+		signicat_stats_retry(slot);
+		ereport(DEBUG1,
+				(errmsg_internal("signicat: %s %s failed (%s), retry %d of %d",
+								 call->method, call->path_template, why, retries,
+								 signicat_max_retries)));
+	}
+}
+
 void
 signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 {
 	ErrorContextCallback errcb;
 	SignicatHttpRequest req;
+	SignicatTransportError err;
 	const char *base = signicat_base_url ? signicat_base_url : "";
 	int			baselen = strlen(base);
-	char	   *url;
+	int			slot = signicat_stats_slot(call->opid);
+	instr_time	start;
+	instr_time	elapsed;
+	bool		answered;
 
 	errcb.callback = call_error_context;
 	errcb.arg = (void *) call;
@@ -79,13 +211,11 @@ signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 
 	while (baselen > 0 && base[baselen - 1] == '/')
 		baselen--;
-	url = psprintf("%.*s%s%s%s", baselen, base, call->path,
-				   call->query && call->query[0] ? "?" : "",
-				   call->query ? call->query : "");
-
 	memset(&req, 0, sizeof(req));
 	req.method = call->method;
-	req.url = url;
+	req.url = psprintf("%.*s%s%s%s", baselen, base, call->path,
+					   call->query && call->query[0] ? "?" : "",
+					   call->query ? call->query : "");
 	req.body = call->body;
 	req.body_len = call->body_len;
 	req.content_type = call->content_type;
@@ -93,36 +223,32 @@ signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 	req.nparts = call->nparts;
 	req.accept = call->accept ? call->accept : "application/json";
 	req.account_id = signicat_account_id;
+	/* libcurl silently resends a request whose reused connection died: not a create */
+	req.fresh_connection = !call->idempotent;
 
-	for (int attempt = 0;; attempt++)
+	INSTR_TIME_SET_CURRENT(start);
+	PG_TRY();
 	{
-		uint64		generation;
-		char	   *token = signicat_get_token(&generation);
-
-		req.bearer = token;
-		memset(resp, 0, sizeof(*resp));
-		PG_TRY();
-		{
-			signicat_http_perform(&req, resp);
-		}
-		PG_FINALLY();
-		{
-			explicit_bzero(token, strlen(token));
-		}
-		PG_END_TRY();
-		pfree(token);
-
-		/* a token revoked or expired early: fetch a new one, once */
-		if (resp->status == 401 && attempt == 0)
-		{
-			signicat_invalidate_token(generation);
-			ereport(DEBUG1,
-					(errmsg_internal("signicat: access token refused, fetching a new one")));
-			continue;
-		}
-		break;
+		answered = send_with_retries(call, &req, resp, &err, slot);
 	}
+	PG_CATCH();
+	{
+		/* a cancel, or no token */
+		INSTR_TIME_SET_CURRENT(elapsed);
+		INSTR_TIME_SUBTRACT(elapsed, start);
+		signicat_stats_record(slot, SIGNICAT_ERR_TRANSPORT, INSTR_TIME_GET_MICROSEC(elapsed),
+							  call->body_len, 0);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	signicat_stats_record(slot, answered ? signicat_error_class(resp->status) : SIGNICAT_ERR_TRANSPORT,
+						  INSTR_TIME_GET_MICROSEC(elapsed), call->body_len,
+						  answered ? resp->body_len : 0);
 
+	if (!answered)
+		signicat_report_transport_error(&err);
 	if (resp->status < 200 || resp->status > 299)
 		signicat_report_http_error(call, resp);
 

@@ -85,6 +85,7 @@ signicat_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(signicat_auth_shmem_size());
 	RequestAddinShmemSpace(signicat_worker_shmem_size());
+	RequestAddinShmemSpace(signicat_stats_shmem_size());
 	RequestNamedLWLockTranche("signicat", 1);
 }
 
@@ -96,6 +97,7 @@ signicat_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	signicat_auth_shmem_startup();
 	signicat_worker_shmem_startup();
+	signicat_stats_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -157,6 +159,11 @@ _PG_init(void)
 							   NULL, &signicat_user_agent, "signicat-postgresql/" SIGNICAT_VERSION,
 							   PGC_USERSET, 0, check_header_value, NULL, NULL);
 
+	DefineCustomIntVariable("signicat.max_retries",
+							"Retries of an idempotent request after a lost connection, a timeout, 429, 502, 503 or 504.",
+							"Never past statement_timeout; POST requests are retried only when they cannot have reached Signicat.",
+							&signicat_max_retries, 2, 0, 10,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("signicat.auto_watch",
 							 "Follow processes, sessions and onboardings created through SQL in signicat.watch.",
 							 NULL, &signicat_auto_watch, true,

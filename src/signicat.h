@@ -115,6 +115,8 @@ typedef struct SignicatHttpRequest
 	const char *accept;
 	const char *bearer;			/* access token, or NULL */
 	const char *account_id;		/* Signicat-AccountId header, or NULL */
+	bool		fresh_connection;	/* no reused connection: libcurl would send
+									 * the request again on one that died */
 	const char *basic_user;		/* HTTP Basic credentials (token request) */
 	const char *basic_password;
 } SignicatHttpRequest;
@@ -152,6 +154,19 @@ extern void signicat_transfer_release(SignicatTransfer *t);
 extern void signicat_transfer_response(SignicatTransfer *t, SignicatHttpResponse *resp);
 extern int	signicat_transfer_error(const SignicatTransfer *t, const char **message,
 									const char **detail);
+/* A request that got no answer (see signicat_http_send). */
+typedef struct SignicatTransportError
+{
+	int			sqlstate;
+	const char *message;
+	const char *detail;
+	bool		timed_out;
+	bool		not_sent;		/* failed before the request could reach the server */
+} SignicatTransportError;
+
+extern bool signicat_http_send(const SignicatHttpRequest *req, SignicatHttpResponse *resp,
+							   SignicatTransportError *err);
+extern void signicat_report_transport_error(const SignicatTransportError *e) pg_attribute_noreturn();
 extern void signicat_http_perform(const SignicatHttpRequest *req,
 								  SignicatHttpResponse *resp);
 extern char *signicat_url_escape(const char *s, bool escape_dots);
@@ -166,6 +181,7 @@ typedef struct SignicatPoll
 	SignicatHttpResponse resp;	/* the answer, when done */
 	bool		done;			/* an answer came (any HTTP status) */
 	bool		attached;
+	uint64		elapsed_us;
 	int			sqlstate;		/* else the transport failure */
 	const char *error;
 	const char *error_detail;
@@ -202,6 +218,7 @@ extern int	signicat_poll_connections;
 extern int	signicat_worker_naptime_ms;
 extern int	signicat_watch_max_age_s;
 extern int	signicat_history_retention_s;
+extern int	signicat_max_retries;
 
 extern Size signicat_worker_shmem_size(void);
 extern void signicat_worker_shmem_startup(void);
@@ -230,6 +247,7 @@ typedef struct SignicatCall
 	const SignicatMimePart *parts;
 	int			nparts;
 	const char *accept;
+	bool		idempotent;		/* may be sent again after it may have arrived */
 } SignicatCall;
 
 extern void signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp);
@@ -239,6 +257,28 @@ extern void signicat_append_query(StringInfo query, const char *name, const char
 extern char *signicat_expand_path(const char *template,
 								  const char *(*value_of) (const char *name, void *arg),
 								  void *arg);
+
+/* ---------- stats.c: per-operation statistics ---------- */
+
+typedef enum SignicatErrorClass
+{
+	SIGNICAT_ERR_BAD_REQUEST,	/* other 4xx */
+	SIGNICAT_ERR_UNAUTHORIZED,	/* 401, 403 */
+	SIGNICAT_ERR_NOT_FOUND,		/* 404, 410 */
+	SIGNICAT_ERR_CONFLICT,		/* 409, 412 */
+	SIGNICAT_ERR_RATE_LIMITED,	/* 429 */
+	SIGNICAT_ERR_SERVER,		/* 5xx */
+	SIGNICAT_ERR_TRANSPORT,		/* no answer: connection, TLS, timeout, cancel */
+	SIGNICAT_ERROR_CLASSES
+} SignicatErrorClass;
+
+extern Size signicat_stats_shmem_size(void);
+extern void signicat_stats_shmem_startup(void);
+extern int	signicat_stats_slot(const char *opid);
+extern int	signicat_error_class(long status);
+extern void signicat_stats_record(int slot, int error_class, uint64 elapsed_us,
+								  uint64 bytes_out, uint64 bytes_in);
+extern void signicat_stats_retry(int slot);
 
 /* ---------- errors.c: answers to SQLSTATEs ---------- */
 

@@ -60,6 +60,7 @@ int			signicat_poll_connections = 8;
 int			signicat_worker_naptime_ms = 1000;
 int			signicat_watch_max_age_s = 7 * 24 * 3600;
 int			signicat_history_retention_s = 90 * 24 * 3600;
+int			signicat_max_retries = 2;
 
 typedef struct WorkerSlot
 {
@@ -630,7 +631,8 @@ round_token(uint64 *generation, char **error)
 		MemoryContextSwitchTo(round_cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
-		*error = psprintf("no access token: %s", edata->message);
+		*error = psprintf("no access token: %s%s%s", edata->message,
+						  edata->detail ? ": " : "", edata->detail ? edata->detail : "");
 	}
 	PG_END_TRY();
 	return token;
@@ -691,6 +693,16 @@ run_round(void)
 		}
 		signicat_poll_many(polls, n, signicat_poll_connections, &my_slot->in_flight);
 		explicit_bzero(token, strlen(token));
+	}
+
+	if (token_error == NULL)
+	{
+		for (int i = 0; i < n; i++)
+			signicat_stats_record(signicat_stats_slot(items[i].kind->poll_op),
+								  polls[i].done ? signicat_error_class(polls[i].resp.status) :
+								  SIGNICAT_ERR_TRANSPORT,
+								  polls[i].elapsed_us, 0,
+								  polls[i].done ? polls[i].resp.body_len : 0);
 	}
 
 	begin_tx("signicat worker: recording results");
