@@ -82,19 +82,35 @@ signicat_auth_shmem_startup(void)
 	}
 }
 
+/*
+ * Hash of the settings a token is for.  Recomputed only when one of them
+ * changed: a GUC assignment always installs a new string.
+ */
 static uint32
 settings_key(void)
 {
+	static const char *seen[4] = {NULL, NULL, NULL, NULL};
+	static int	seen_method = -1;
+	static uint32 key = 0;
 	StringInfoData s;
-	uint32		h;
+
+	if (seen[0] == signicat_token_url && seen[1] == signicat_client_id &&
+		seen[2] == signicat_scope && seen[3] == signicat_client_secret &&
+		seen_method == signicat_token_auth_method)
+		return key;
 
 	initStringInfo(&s);
 	appendStringInfo(&s, "%s\n%s\n%s\n%d\n%s", signicat_token_url, signicat_client_id,
 					 signicat_scope, signicat_token_auth_method, signicat_client_secret);
-	h = hash_bytes((const unsigned char *) s.data, s.len);
+	key = hash_bytes((const unsigned char *) s.data, s.len);
 	explicit_bzero(s.data, s.len);
 	pfree(s.data);
-	return h;
+	seen[0] = signicat_token_url;
+	seen[1] = signicat_client_id;
+	seen[2] = signicat_scope;
+	seen[3] = signicat_client_secret;
+	seen_method = signicat_token_auth_method;
+	return key;
 }
 
 static void

@@ -14,7 +14,6 @@
 #include <math.h>
 
 #include "access/xact.h"
-#include "common/jsonapi.h"
 #include "common/pg_prng.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -257,23 +256,40 @@ signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 
 /*
  * Parse a UTF-8 JSON text into jsonb, or return NULL if it is not valid.
- * Validating first means jsonb_in never raises on what the server sent.
+ * The text must be NUL-terminated at len.  One pass: jsonb_in's data errors
+ * (class 22) mean "not valid JSON" and are caught; jsonb_in has no side
+ * effects, so nothing needs undoing.  Anything else is raised.
  */
 Jsonb *
 signicat_try_parse_json(const char *data, size_t len)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	char	   *text;
-	JsonLexContext *lex;
+	Jsonb	   *volatile result = NULL;
 
 	/* also refuses NUL bytes, so the text below ends where the body does */
 	if (len == 0 || len >= MaxAllocSize ||
 		!pg_verify_mbstr(PG_UTF8, data, (int) len, true))
 		return NULL;
 	text = pg_any_to_server(data, (int) len, PG_UTF8);
-	lex = makeJsonLexContextCstringLen(text, strlen(text), GetDatabaseEncoding(), true);
-	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
-		return NULL;
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	PG_TRY();
+	{
+		result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			PG_RE_THROW();
+		FlushErrorState();
+		FreeErrorData(edata);
+		result = NULL;
+	}
+	PG_END_TRY();
+	return result;
 }
 
 Jsonb *

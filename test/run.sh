@@ -126,9 +126,11 @@ SERVICES_OK=0
 if ((BUILD_OK)); then
     # pg_cron runs in database postgres; the cron test schedules a job in the test database
     export PRELOAD_LIBRARIES='signicat,pg_cron'
+    # the server log at DEBUG1 for the whole suite: afterwards it must hold no secret
     export EXTRA_PG_CONF="cron.database_name = 'postgres'
 cron.use_background_workers = on
-max_worker_processes = 32"
+max_worker_processes = 32
+log_min_messages = debug1"
     if start_mock && start_cluster; then
         SERVICES_OK=1
     else
@@ -153,6 +155,34 @@ if ((SERVICES_OK)); then
         log "server log (last 50 lines of $WORKDIR/postgres.log)"
         tail -n 50 "$WORKDIR/postgres.log" || true
     fi
+fi
+
+# ---- 1b. no secret in the server log ---------------------------------------------------------
+# The client secret, every access token the mock issued, the Basic credentials and a national
+# identity number from the fixtures must appear nowhere in the log of the whole suite (DEBUG1).
+if ((SERVICES_OK)); then
+    log "secrets: grep the server log of the suite"
+    leaks=0
+    tokens=$(curl -fsS "$MOCK_URL/__mock/tokens?reveal=true" |
+        python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin).get("tokens", [])))')
+    basic=$(printf '%s:%s' "$MOCK_CLIENT_ID" "$MOCK_CLIENT_SECRET" | base64)
+    while IFS= read -r needle; do
+        [[ -n $needle ]] || continue
+        if grep -qF -- "$needle" "$WORKDIR/postgres.log"; then
+            log "LEAK: a secret of length ${#needle} is in the server log"
+            leaks=$((leaks + 1))
+        fi
+    done <<<"$MOCK_CLIENT_SECRET
+$basic
+01019012345
+$tokens"
+    log "secrets: checked the secret, the Basic credentials, a NIN and $(wc -w <<<"$tokens") tokens in $(wc -l <"$WORKDIR/postgres.log") log lines"
+    # the check means something only if the suite's DEBUG1 lines (retries, token refresh) are there
+    if ! grep -q 'DEBUG:  signicat: ' "$WORKDIR/postgres.log"; then
+        log "secrets: the server log has no DEBUG1 line of signicat: log_min_messages did not apply"
+        leaks=$((leaks + 1))
+    fi
+    if ((leaks == 0)); then record secrets-in-log 1 0; else record secrets-in-log 0 1; fi
 fi
 
 # ---- 2. mock self-checks --------------------------------------------------------------------

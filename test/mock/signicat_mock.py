@@ -410,11 +410,14 @@ class TokenStore:
     def __init__(self) -> None:
         self.tokens: dict[str, float] = {}
         self.issued = 0
+        # every token ever issued, so that a test can look for them where they must not be
+        self.ever_issued: list[str] = []
 
     def issue(self, expires_in: int) -> str:
         token = secrets.token_urlsafe(32)
         self.tokens[token] = time.monotonic() + expires_in
         self.issued += 1
+        self.ever_issued.append(token)
         return token
 
     def is_valid(self, token: str) -> bool:
@@ -822,7 +825,11 @@ def control_revoke_tokens(req: Request) -> Response:
 @CORE_API.control_route("GET", "/__mock/tokens")
 def control_tokens(req: Request) -> Response:
     tokens = req.server.tokens
-    return Response.json({"issued": tokens.issued, "valid": tokens.valid_count()})
+    answer = {"issued": tokens.issued, "valid": tokens.valid_count()}
+    if req.query_one("reveal") == "true":
+        # for the test that greps server logs for leaked tokens
+        answer["tokens"] = list(tokens.ever_issued)
+    return Response.json(answer)
 
 
 def _int_query(req: Request, name: str) -> Optional[int]:
