@@ -5,7 +5,7 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 MODULE_big = signicat
 OBJS = src/signicat.o src/http.o src/auth.o src/request.o src/errors.o \
 	src/operation.o src/catalog.o src/catalog_data.o src/poller.o src/watch.o \
-	src/worker.o src/stats.o
+	src/worker.o src/stats.o src/wire.o
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 
@@ -29,7 +29,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # every object depends on the shared private header (PGXS tracks no headers)
-$(OBJS): src/signicat.h
+$(OBJS): src/signicat.h src/wire.h
 
 .PHONY: catalog catalog-check
 # Regenerate the operation table from api/signicat-openapi.json.

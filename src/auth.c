@@ -35,6 +35,7 @@
 #include "utils/wait_event.h"
 
 #include "signicat.h"
+#include "wire.h"
 
 #define SIGNICAT_MAX_TOKEN_LEN 8192
 
@@ -242,7 +243,7 @@ fetch_token(int *expires_in)
 		char	   *error = NULL;
 		char	   *description = NULL;
 
-		if (signicat_content_type_is_json(resp.content_type))
+		if (wire_is_json_media_type(resp.content_type))
 		{
 			answer = signicat_parse_json(resp.body, resp.body_len, "token endpoint answer");
 			if (JB_ROOT_IS_OBJECT(answer))

@@ -17,42 +17,15 @@
 #include "utils/jsonb.h"
 
 #include "signicat.h"
+#include "wire.h"
 
+/* The SQLSTATE of an error answer's HTTP status (table: wire.c, README). */
 int
 signicat_sqlstate_for_status(long status)
 {
-	switch (status)
-	{
-		case 400:
-		case 422:
-			return ERRCODE_INVALID_PARAMETER_VALUE;
-		case 401:
-			return ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
-		case 403:
-			return ERRCODE_INSUFFICIENT_PRIVILEGE;
-		case 404:
-		case 410:
-			return ERRCODE_NO_DATA_FOUND;
-		case 405:
-		case 501:
-			return ERRCODE_FEATURE_NOT_SUPPORTED;
-		case 409:
-		case 412:
-			return ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
-		case 413:
-			return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
-		case 429:
-			return ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
-		case 408:
-		case 502:
-		case 503:
-		case 504:
-			return ERRCODE_CONNECTION_FAILURE;
-		default:
-			if (status >= 400 && status < 500)
-				return ERRCODE_INVALID_PARAMETER_VALUE;
-			return ERRCODE_SYSTEM_ERROR;
-	}
+	const char *s = wire_sqlstate_for_status(status);
+
+	return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]);
 }
 
 /* String member of a problem object, or NULL. */
@@ -131,7 +104,7 @@ signicat_report_http_error(const SignicatCall *call, const SignicatHttpResponse 
 	StringInfoData detail;
 	int			sqlstate = signicat_sqlstate_for_status(resp->status);
 
-	if (signicat_content_type_is_json(resp->content_type) && resp->body_len > 0)
+	if (wire_is_json_media_type(resp->content_type) && resp->body_len > 0)
 	{
 		problem = signicat_try_parse_json(resp->body, resp->body_len);
 		if (problem && !JB_ROOT_IS_OBJECT(problem))
@@ -182,7 +155,7 @@ signicat_http_error_text(const SignicatHttpResponse *resp)
 	char	   *title;
 	char	   *trace_id;
 
-	if (signicat_content_type_is_json(resp->content_type) && resp->body_len > 0)
+	if (wire_is_json_media_type(resp->content_type) && resp->body_len > 0)
 	{
 		problem = signicat_try_parse_json(resp->body, resp->body_len);
 		if (problem && !JB_ROOT_IS_OBJECT(problem))

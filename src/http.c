@@ -27,6 +27,7 @@
 #include "utils/wait_event.h"
 
 #include "signicat.h"
+#include "wire.h"
 
 /* How long one wait may last before interrupts are checked again. */
 #define SIGNICAT_WAIT_SLICE_MS 10
@@ -457,58 +458,21 @@ signicat_http_perform(const SignicatHttpRequest *req, SignicatHttpResponse *resp
 }
 
 /*
- * Percent-encode a value for a URL path segment or query component: every
- * byte but unreserved characters is encoded, so "/", "?", "#" and "%" in an
- * id can never change the request's path.  Dots are encoded too in path
- * segments, so "." and ".." are plain data, not dot segments.
+ * Percent-encode a value for a URL path segment or query component (see
+ * wire_escape): "/", "?", "#" and "%" in an id can never change the path,
+ * and with escape_dots "." and ".." are plain data, not dot segments.
  */
 char *
 signicat_url_escape(const char *s, bool escape_dots)
 {
-	char	   *escaped;
+	char	   *escaped = wire_escape(s, strlen(s), escape_dots);
 	char	   *result;
-	StringInfoData out;
 
-	ensure_handles();
-	escaped = curl_easy_escape(signicat_easy, s, (int) strlen(s));
 	if (escaped == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory escaping a URL component")));
-	if (!escape_dots)
-	{
-		result = pstrdup(escaped);
-		curl_free(escaped);
-		return result;
-	}
-	initStringInfo(&out);
-	for (const char *p = escaped; *p; p++)
-	{
-		if (*p == '.')
-			appendStringInfoString(&out, "%2E");
-		else
-			appendStringInfoChar(&out, *p);
-	}
-	curl_free(escaped);
-	return out.data;
-}
-
-/* application/json, application/problem+json, ...; parameters ignored. */
-bool
-signicat_content_type_is_json(const char *content_type)
-{
-	const char *semi;
-	size_t		len;
-
-	if (content_type == NULL)
-		return false;
-	semi = strchr(content_type, ';');
-	len = semi ? (size_t) (semi - content_type) : strlen(content_type);
-	while (len > 0 && content_type[len - 1] == ' ')
-		len--;
-	if (len >= 4 && pg_strncasecmp(content_type + len - 4, "json", 4) == 0)
-		return (len == 16 && pg_strncasecmp(content_type, "application/json", 16) == 0) ||
-			(len > 17 && pg_strncasecmp(content_type, "application/", 12) == 0 &&
-			 content_type[len - 5] == '+');
-	return false;
+	result = pstrdup(escaped);
+	free(escaped);
+	return result;
 }

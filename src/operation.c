@@ -40,6 +40,7 @@
 #include "utils/syscache.h"
 
 #include "signicat.h"
+#include "wire.h"
 
 typedef enum ArgRole
 {
@@ -686,7 +687,7 @@ answer_is_json(const SignicatHttpResponse *resp, const char *what)
 {
 	if (resp->body_len == 0)
 		return false;
-	if (resp->content_type && !signicat_content_type_is_json(resp->content_type))
+	if (resp->content_type && !wire_is_json_media_type(resp->content_type))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("Signicat answered %s where JSON was expected", resp->content_type),
@@ -865,20 +866,16 @@ fetch_page(ListState *ls)
 static bytea *
 decode_data_url(const char *s, int len, const char *column)
 {
-	const char *comma;
+	long		start = wire_data_url_payload(s, len);
 	bytea	   *result;
 	int			declen;
 
-	if (len > 5 && strncmp(s, "data:", 5) == 0)
-	{
-		comma = memchr(s, ',', len);
-		if (comma == NULL || comma - s < 7 || strncmp(comma - 7, ";base64", 7) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("Signicat sent a dataURL without base64 data in %s", column)));
-		len -= comma + 1 - s;
-		s = comma + 1;
-	}
+	if (start < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("Signicat sent a dataURL without base64 data in %s", column)));
+	s += start;
+	len -= start;
 	result = palloc(VARHDRSZ + pg_b64_dec_len(len));
 	declen = pg_b64_decode(s, len, VARDATA(result), pg_b64_dec_len(len));
 	if (declen < 0)

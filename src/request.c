@@ -28,6 +28,7 @@
 #include "utils/wait_event.h"
 
 #include "signicat.h"
+#include "wire.h"
 
 /* Every error raised during a call names the operation (never its values). */
 static void
@@ -40,30 +41,39 @@ call_error_context(void *arg)
 }
 
 /*
- * Expand a path template: every {name} is replaced by value_of(name), escaped
- * as one path segment (dots included), so no value can change the path.
+ * Expand a path template (wire_expand_path): every {name} is replaced by
+ * value_of(name), escaped as one path segment, dots included, so no value
+ * can change the path.  value_of may raise errors: it runs before anything
+ * is malloc'd.
  */
 char *
 signicat_expand_path(const char *template,
 					 const char *(*value_of) (const char *name, void *arg), void *arg)
 {
-	StringInfoData path;
+	const char *names[16] = {NULL};
+	const char *values[16] = {NULL};
+	int			n = 0;
+	char	   *path;
+	char	   *result;
 
-	initStringInfo(&path);
-	for (const char *p = template; *p; p++)
+	for (const char *p = strchr(template, '{'); p; p = strchr(p + 1, '{'))
 	{
-		const char *end;
+		const char *end = strchr(p, '}');
 
-		if (*p != '{' || (end = strchr(p, '}')) == NULL)
-		{
-			appendStringInfoChar(&path, *p);
-			continue;
-		}
-		appendStringInfoString(&path,
-							   signicat_url_escape(value_of(pnstrdup(p + 1, end - p - 1), arg), true));
-		p = end;
+		if (end == NULL || n == lengthof(names))
+			elog(ERROR, "invalid path template \"%s\"", template);
+		names[n] = pnstrdup(p + 1, end - p - 1);
+		values[n] = value_of(names[n], arg);
+		n++;
 	}
-	return path.data;
+	path = wire_expand_path(template, names, values, n);
+	if (path == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a value of the path \"%s\" is missing or empty", template)));
+	result = pstrdup(path);
+	free(path);
+	return result;
 }
 
 /* Append name=value to a query string, both escaped. */

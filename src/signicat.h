@@ -170,7 +170,6 @@ extern void signicat_report_transport_error(const SignicatTransportError *e) pg_
 extern void signicat_http_perform(const SignicatHttpRequest *req,
 								  SignicatHttpResponse *resp);
 extern char *signicat_url_escape(const char *s, bool escape_dots);
-extern bool signicat_content_type_is_json(const char *content_type);
 
 /* ---------- poller.c: concurrent requests for the worker ---------- */
 
