@@ -14,7 +14,7 @@ DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 # points signicat.* at the mock server.
 REGRESS = setup assure_dossiers assure_processes assure_lists assure_extra auth_rest \
 	secure_share reuseid mobileid auth_tokens \
-	worker cron errors retries stats escaping privileges input cancel coverage
+	worker cron errors retries stats memory escaping privileges input cancel coverage
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # -Wextra on top of PostgreSQL's flags; unused parameters are left out because

@@ -79,6 +79,17 @@ RESET signicat.max_response_size;
 SET signicat.base_url = 'http://127.0.0.1:1';
 SELECT regexp_replace(t.err(format('SELECT signicat.assure_get_dossier(%L)', :'d')), ' after \d+ ms', '') AS refused;
 RESET signicat.base_url;
+-- a host that does not resolve
+SET signicat.base_url = 'http://does-not-exist.invalid';
+SELECT t.err(format('SELECT signicat.assure_get_dossier(%L)', :'d')) AS dns_failure;
+RESET signicat.base_url;
+-- a slow drip: within signicat.timeout it is just slow, past it an error
+SELECT t.fault('{"operation": "assure_get_dossier", "drip_ms": 2}');
+SELECT signicat.assure_get_dossier(:'d')->>'externalReference' AS slow_drip;
+SET signicat.timeout = '300ms';
+SELECT t.fault('{"operation": "assure_get_dossier", "drip_ms": 100}');
+SELECT regexp_replace(t.err(format('SELECT signicat.assure_get_dossier(%L)', :'d')), '\d+ milliseconds with \d+', 'N milliseconds with N') AS drip_past_timeout;
+RESET signicat.timeout;
 -- only http and https
 SELECT t.err($$SET signicat.base_url = 'file:///etc/passwd'$$) AS file_url;
 
