@@ -7,7 +7,7 @@
 # identity verification from psql, echoing every step:
 #   create a dossier -> create an Onfido process -> upload front/back/selfie images ->
 #   start verification -> poll until 'accepted' -> fetch an image back and compare ->
-#   list dossiers and processes -> delete the dossier.
+#   list dossiers and processes -> what the background worker recorded -> delete the dossier.
 # Ends with "demo finished OK"; everything started is stopped on exit (KEEP_WORKDIR=1 keeps logs).
 
 set -euo pipefail
@@ -19,7 +19,10 @@ install_cleanup_trap
 ensure_packages
 build_and_install
 start_mock
-start_cluster
+# the background worker follows what the demo creates in database postgres
+EXTRA_PG_CONF="signicat.worker_databases = 'postgres'
+signicat.poll_interval = '200ms'
+signicat.worker_naptime = '100ms'" start_cluster
 
 log "running the demo workflow with psql"
 # Quoted heredoc: nothing below is expanded by the shell; :'var' are psql variables.
@@ -117,7 +120,21 @@ SELECT status, count(*) AS processes
   FROM signicat.assure_list_processes(now() - interval '1 hour')
  GROUP BY status ORDER BY status;
 
-\echo '--- 10. delete the dossier'
+\echo '--- 10. meanwhile the background worker followed the process and recorded each change'
+DO $$
+BEGIN
+    FOR i IN 1 .. 100 LOOP
+        EXIT WHEN EXISTS (SELECT FROM signicat.watch WHERE state = 'done');
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+SELECT kind, provider, status, state, time_to_decision FROM signicat.verifications;
+SELECT seq, old_status, new_status FROM signicat.status_history ORDER BY seq;
+SELECT operation_id, calls, errors, round(mean_ms::numeric, 2) AS mean_ms
+  FROM signicat.stat_operations ORDER BY calls DESC LIMIT 5;
+
+\echo '--- 11. delete the dossier'
 SELECT signicat.assure_delete_dossier(:'dossier_id'::uuid) \g /dev/null
 SELECT count(*) AS still_listed
   FROM signicat.assure_list_dossiers()
