@@ -28,6 +28,21 @@ signicat_sqlstate_for_status(long status)
 	return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]);
 }
 
+/*
+ * The problem-details object of an error answer, or NULL.  A malformed one
+ * must not hide the HTTP status, so it is parsed without raising errors.
+ */
+static Jsonb *
+parse_problem(const SignicatHttpResponse *resp)
+{
+	Jsonb	   *problem;
+
+	if (!wire_is_json_media_type(resp->content_type) || resp->body_len == 0)
+		return NULL;
+	problem = signicat_try_parse_json(resp->body, resp->body_len);
+	return problem && JB_ROOT_IS_OBJECT(problem) ? problem : NULL;
+}
+
 /* String member of a problem object, or NULL. */
 static char *
 problem_string(Jsonb *problem, const char *name)
@@ -90,26 +105,16 @@ append_validation_errors(StringInfo detail, Jsonb *problem)
 	flush_line(detail, &line);
 }
 
-/*
- * Raise the error for a non-2xx answer.  A malformed problem body must not
- * hide the HTTP status, so it is parsed without raising errors.
- */
+/* Raise the error for a non-2xx answer. */
 void
 signicat_report_http_error(const SignicatCall *call, const SignicatHttpResponse *resp)
 {
-	Jsonb	   *problem = NULL;
+	Jsonb	   *problem = parse_problem(resp);
 	char	   *title;
 	char	   *trace_id;
 	char	   *code;
 	StringInfoData detail;
 	int			sqlstate = signicat_sqlstate_for_status(resp->status);
-
-	if (wire_is_json_media_type(resp->content_type) && resp->body_len > 0)
-	{
-		problem = signicat_try_parse_json(resp->body, resp->body_len);
-		if (problem && !JB_ROOT_IS_OBJECT(problem))
-			problem = NULL;
-	}
 
 	title = problem_string(problem, "title");
 	trace_id = problem_string(problem, "traceId");
@@ -151,16 +156,10 @@ signicat_report_http_error(const SignicatCall *call, const SignicatHttpResponse 
 char *
 signicat_http_error_text(const SignicatHttpResponse *resp)
 {
-	Jsonb	   *problem = NULL;
+	Jsonb	   *problem = parse_problem(resp);
 	char	   *title;
 	char	   *trace_id;
 
-	if (wire_is_json_media_type(resp->content_type) && resp->body_len > 0)
-	{
-		problem = signicat_try_parse_json(resp->body, resp->body_len);
-		if (problem && !JB_ROOT_IS_OBJECT(problem))
-			problem = NULL;
-	}
 	title = problem_string(problem, "title");
 	trace_id = problem_string(problem, "traceId");
 	return psprintf("HTTP %ld%s%s%s%s%s", resp->status,

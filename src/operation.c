@@ -333,6 +333,30 @@ push_jsonb(JsonbParseState **state, JsonbIteratorToken tok, Jsonb *j)
 	pushJsonbValue(state, tok, &v);
 }
 
+/* Elements of an array argument, and their type (NULL elements refused). */
+static int
+array_elements(Datum array, const char *argname, Datum **elems, Oid *elemtype)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(array);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	bool	   *nulls;
+	int			n;
+
+	*elemtype = ARR_ELEMTYPE(arr);
+	get_typlenbyvalalign(*elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, *elemtype, typlen, typbyval, typalign, elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain NULL", argname)));
+	}
+	return n;
+}
+
 /* Push one argument's value as a JSON value of the type its SQL type says. */
 static void
 push_arg_value(JsonbParseState **state, const BoundArg *a, Datum value,
@@ -371,27 +395,15 @@ push_arg_value(JsonbParseState **state, const BoundArg *a, Datum value,
 
 	if (type_is_array(a->type))
 	{
-		ArrayType  *arr = DatumGetArrayTypeP(value);
-		Oid			elemtype = ARR_ELEMTYPE(arr);
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
 		Datum	   *elems;
-		bool	   *nulls;
-		int			n;
+		Oid			elemtype;
+		int			n = array_elements(value, a->sqlname, &elems, &elemtype);
 
-		get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-		deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
 		pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
 		for (int i = 0; i < n; i++)
 		{
-			char	   *s;
+			char	   *s = scalar_text(elems[i], elemtype);
 
-			if (nulls[i])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("%s must not contain NULL", a->sqlname)));
-			s = scalar_text(elems[i], elemtype);
 			signicat_check_allowed(a->param, a->sqlname, s);
 			push_string(state, WJB_ELEM, s);
 		}
@@ -442,30 +454,6 @@ path_value(const char *name, void *arg)
 	return value;
 }
 
-/* Elements of a one-dimensional array argument (NULL elements refused). */
-static int
-array_elements(FunctionCallInfo fcinfo, int argno, const char *argname, Datum **elems)
-{
-	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(argno);
-	Oid			elemtype = ARR_ELEMTYPE(arr);
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	bool	   *nulls;
-	int			n;
-
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(arr, elemtype, typlen, typbyval, typalign, elems, &nulls, &n);
-	for (int i = 0; i < n; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain NULL", argname)));
-	}
-	return n;
-}
-
 /*
  * multipart/form-data: each element of the bytea[] argument is one part,
  * named after the API's field, with its file name and media type.
@@ -478,6 +466,7 @@ prepare_parts(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc
 	Datum	   *names = NULL;
 	Datum	   *types = NULL;
 	int			nfiles;
+	Oid			elemtype;
 	SignicatMimePart *parts;
 
 	for (int i = 0; i < b->nargs; i++)
@@ -493,14 +482,14 @@ prepare_parts(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s and file_names are required", b->args[files_arg].sqlname)));
 
-	nfiles = array_elements(fcinfo, files_arg, b->args[files_arg].sqlname, &files);
+	nfiles = array_elements(PG_GETARG_DATUM(files_arg), b->args[files_arg].sqlname, &files, &elemtype);
 	if (nfiles == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must hold at least one file", b->args[files_arg].sqlname)));
-	if (array_elements(fcinfo, b->file_names_arg, "file_names", &names) != nfiles ||
+	if (array_elements(PG_GETARG_DATUM(b->file_names_arg), "file_names", &names, &elemtype) != nfiles ||
 		(b->media_types_arg >= 0 && !PG_ARGISNULL(b->media_types_arg) &&
-		 array_elements(fcinfo, b->media_types_arg, "media_types", &types) != nfiles))
+		 array_elements(PG_GETARG_DATUM(b->media_types_arg), "media_types", &types, &elemtype) != nfiles))
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("%s, file_names and media_types must have the same length",
@@ -619,8 +608,8 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 			if (type_is_array(a->type))
 			{
 				Datum	   *elems;
-				int			n = array_elements(fcinfo, i, a->sqlname, &elems);
-				Oid			elemtype = get_element_type(a->type);
+				Oid			elemtype;
+				int			n = array_elements(PG_GETARG_DATUM(i), a->sqlname, &elems, &elemtype);
 
 				for (int e = 0; e < n; e++)
 				{

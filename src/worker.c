@@ -502,6 +502,25 @@ member_timestamptz(Jsonb *obj, const char *name, Datum *result)
 	return ok;
 }
 
+/* Parameters $4..$6 of the result statements: provider, process type, createdAt. */
+static void
+describe_answer(Jsonb *answer, Datum *values, char *nulls)
+{
+	char	   *provider = member_text(answer, "provider");
+	char	   *process_type = member_text(answer, "processType");
+
+	if (provider)
+		values[3] = CStringGetTextDatum(provider);
+	else
+		nulls[3] = 'n';
+	if (process_type)
+		values[4] = CStringGetTextDatum(process_type);
+	else
+		nulls[4] = 'n';
+	if (!member_timestamptz(answer, "createdAt", &values[5]))
+		nulls[5] = 'n';
+}
+
 typedef struct RoundCounts
 {
 	int			changes;
@@ -529,7 +548,6 @@ apply_result(WatchItem *item, SignicatPoll *p, uint64 token_generation, RoundCou
 	char	   *status;
 	Datum		values[9];
 	char		nulls[9];
-	Datum		created;
 
 	if (!p->done)
 	{
@@ -571,22 +589,16 @@ apply_result(WatchItem *item, SignicatPoll *p, uint64 token_generation, RoundCou
 		return;
 	}
 
+	/* both statements take the id as $1 and what the answer describes as $4..$6 */
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(item->id);
+	describe_answer(answer, values, nulls);
 	if (item->status == NULL || strcmp(item->status, status) != 0)
 	{
 		bool		final = signicat_watch_is_terminal(item->kind, status);
-		char	   *provider = member_text(answer, "provider");
-		char	   *process_type = member_text(answer, "processType");
 
 		values[1] = CStringGetTextDatum(status);
 		values[2] = JsonbPGetDatum(answer);
-		values[3] = provider ? CStringGetTextDatum(provider) : (nulls[3] = 'n', (Datum) 0);
-		values[4] = process_type ? CStringGetTextDatum(process_type) : (nulls[4] = 'n', (Datum) 0);
-		if (member_timestamptz(answer, "createdAt", &created))
-			values[5] = created;
-		else
-			nulls[5] = 'n';
 		values[6] = BoolGetDatum(final);
 		values[7] = Int64GetDatum(backoff_ms(0, 1.5, -1));
 		values[8] = item->status ? CStringGetTextDatum(item->status) : (nulls[8] = 'n', (Datum) 0);
@@ -595,17 +607,8 @@ apply_result(WatchItem *item, SignicatPoll *p, uint64 token_generation, RoundCou
 	}
 	else
 	{
-		char	   *provider = member_text(answer, "provider");
-		char	   *process_type = member_text(answer, "processType");
-
 		values[1] = JsonbPGetDatum(answer);
 		values[2] = Int64GetDatum(backoff_ms(item->unchanged_polls + 1, 1.5, -1));
-		values[3] = provider ? CStringGetTextDatum(provider) : (nulls[3] = 'n', (Datum) 0);
-		values[4] = process_type ? CStringGetTextDatum(process_type) : (nulls[4] = 'n', (Datum) 0);
-		if (member_timestamptz(answer, "createdAt", &created))
-			values[5] = created;
-		else
-			nulls[5] = 'n';
 		exec_plan(plans.unchanged, values, nulls, SPI_OK_UPDATE);
 	}
 }
