@@ -135,6 +135,45 @@ SELECT t.wait_until(format($$SELECT errors = 0 FROM signicat.watch WHERE item_id
 SELECT t.fault('{"operation": "assure_get_process", "status": 500, "count": 1, "problem": {"title": "Oops", "traceId": "trace-w"}}');
 SELECT t.wait_until(format($$SELECT errors = 1 FROM signicat.watch WHERE item_id = %L$$, :'p_stuck')) AS got_500;
 SELECT last_error FROM signicat.watch WHERE item_id = :'p_stuck';
+-- the fault matrix, polled by the worker: each failure is recorded on the
+-- item, which backs off and recovers when the upstream does
+ALTER SYSTEM SET signicat.timeout = '1s';
+ALTER SYSTEM SET signicat.max_response_size = '64kB';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.2);
+CREATE FUNCTION t.worker_fault(item uuid, spec jsonb) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    recorded text;
+BEGIN
+    PERFORM t.wait_until(format($q$SELECT errors = 0 FROM signicat.watch WHERE item_id = %L$q$, item));
+    PERFORM t.fault('{"operation": "assure_get_process", "count": 1}'::jsonb || spec);
+    IF NOT t.wait_until(format($q$SELECT errors = 1 FROM signicat.watch WHERE item_id = %L$q$, item)) THEN
+        RETURN 'no error recorded';
+    END IF;
+    SELECT last_error INTO recorded FROM signicat.watch WHERE item_id = item;
+    PERFORM t.mock('DELETE', 'faults');
+    IF NOT t.wait_until(format($q$SELECT errors = 0 FROM signicat.watch WHERE item_id = %L$q$, item)) THEN
+        RETURN 'did not recover: ' || recorded;
+    END IF;
+    RETURN regexp_replace(regexp_replace(recorded, ' \(traceId [0-9a-f]+\)', ''), '\d+ milliseconds', 'N milliseconds');
+END $$;
+SELECT f->>'name' AS fault, t.worker_fault(:'p_stuck', f - 'name') AS recorded
+FROM jsonb_array_elements('[
+    {"name": "hang past the timeout", "hang": true},
+    {"name": "reset mid-body", "drop_mid_body": true},
+    {"name": "connection dropped (libcurl resends a GET up to 5 times itself)", "drop": true, "count": 6},
+    {"name": "truncated JSON", "truncated_json": true},
+    {"name": "malformed JSON", "malformed_json": true},
+    {"name": "not JSON with 200", "status": 200, "body": "<html>hi</html>", "content_type": "text/html"},
+    {"name": "HTML error page with 502", "status": 502, "body": "<html>bad gateway</html>", "content_type": "text/html"},
+    {"name": "429 without Retry-After", "status": 429},
+    {"name": "500", "status": 500},
+    {"name": "401", "status": 401},
+    {"name": "oversized body", "oversized_bytes": 200000}
+]'::jsonb) f;
+ALTER SYSTEM RESET signicat.timeout;
+ALTER SYSTEM RESET signicat.max_response_size;
+SELECT pg_reload_conf();
 SELECT signicat.watch_drop('assure_process', :'p_stuck');
 
 -- sync: the process list of the API into signicat.processes, all pages
