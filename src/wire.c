@@ -90,6 +90,9 @@ wire_escape(const char *s, size_t len, bool escape_dots)
 
 	if (len > (size_t) 0x7fffffff / 3)
 		return NULL;
+	/* libcurl takes a length of 0 to mean strlen(s) */
+	if (len == 0)
+		return calloc(1, 1);
 	escaped = curl_easy_escape(NULL, s, (int) len);
 	if (escaped == NULL)
 		return NULL;

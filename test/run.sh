@@ -195,6 +195,21 @@ else
     log "mock self-checks: no test/mock/test_*.py, skipped"
 fi
 
+# ---- 2b. fuzzing smoke -----------------------------------------------------------------------
+# Each libFuzzer target of fuzz/ for a few seconds (longer runs: fuzz/run.sh SECONDS).
+if [[ -x fuzz/run.sh || -f fuzz/run.sh ]]; then
+    log "fuzz: ${FUZZ_SECONDS:-10} s per target"
+    rc=0
+    run_logged "$OUT/fuzz.log" bash fuzz/run.sh "${FUZZ_SECONDS:-10}" || rc=$?
+    if summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$OUT/fuzz.log" | tail -n 1); then
+        read -r fp _ ff _ <<<"$summary"
+        record fuzz "$fp" "$ff"
+    else
+        record fuzz 0 1
+    fi
+    ((rc == 0)) || log "fuzz/run.sh exited with $rc"
+fi
+
 # ---- 3. TAP tests ---------------------------------------------------------------------------
 # (prove is given the *.pl files: on a bare directory it only looks for *.t)
 if compgen -G 'test/t/*.pl' >/dev/null; then
