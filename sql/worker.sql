@@ -155,7 +155,11 @@ BEGIN
     IF NOT t.wait_until(format($q$SELECT errors = 0 FROM signicat.watch WHERE item_id = %L$q$, item)) THEN
         RETURN 'did not recover: ' || recorded;
     END IF;
-    RETURN regexp_replace(regexp_replace(recorded, ' \(traceId [0-9a-f]+\)', ''), '\d+ milliseconds', 'N milliseconds');
+    -- (libcurl words a dropped connection differently depending on its retries)
+    RETURN regexp_replace(regexp_replace(regexp_replace(recorded, ' \(traceId [0-9a-f]+\)', ''),
+                          '\d+ milliseconds', 'N milliseconds'),
+                          'Empty reply from server|Connection died, tried \d+ times before giving up',
+                          'closed without an answer');
 END $$;
 SELECT f->>'name' AS fault, t.worker_fault(:'p_stuck', f - 'name') AS recorded
 FROM jsonb_array_elements('[

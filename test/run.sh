@@ -195,19 +195,35 @@ else
     log "mock self-checks: no test/mock/test_*.py, skipped"
 fi
 
+# ---- 2a. sanitizers and valgrind ------------------------------------------------------------
+# The pg_regress suite again with signicat.so built with ASan+UBSan, then a representative part
+# under valgrind memcheck; each in its own private install and cluster (see the scripts).
+# run_suite NAME SCRIPT [ARGS...]: run a script that ends with "N passed, M failed" and record its
+# counts (a non-zero exit with nothing failed counts as one failure).
+run_suite() {
+    local name=$1 script=$2 rc=0 summary fp ff
+    shift 2
+    log "$name: $script $*"
+    # a clean environment: the script sets up its own work directory, mock and cluster
+    run_logged "$OUT/$name.log" env -i PATH="$PATH" HOME="${HOME:-/root}" LANG=C.UTF-8 \
+        bash "$script" "$@" || rc=$?
+    if summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$OUT/$name.log" | tail -n 1); then
+        read -r fp _ ff _ <<<"$summary"
+        ((rc == 0 || ff > 0)) || ff=1
+        record "$name" "$fp" "$ff"
+    else
+        record "$name" 0 1
+    fi
+}
+if ((BUILD_OK)) && [[ ${SKIP_SANITIZERS:-0} != 1 ]]; then
+    run_suite sanitizers test/sanitize.sh
+    run_suite valgrind test/valgrind.sh
+fi
+
 # ---- 2b. fuzzing smoke -----------------------------------------------------------------------
 # Each libFuzzer target of fuzz/ for a few seconds (longer runs: fuzz/run.sh SECONDS).
-if [[ -x fuzz/run.sh || -f fuzz/run.sh ]]; then
-    log "fuzz: ${FUZZ_SECONDS:-10} s per target"
-    rc=0
-    run_logged "$OUT/fuzz.log" bash fuzz/run.sh "${FUZZ_SECONDS:-10}" || rc=$?
-    if summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$OUT/fuzz.log" | tail -n 1); then
-        read -r fp _ ff _ <<<"$summary"
-        record fuzz "$fp" "$ff"
-    else
-        record fuzz 0 1
-    fi
-    ((rc == 0)) || log "fuzz/run.sh exited with $rc"
+if [[ -f fuzz/run.sh ]]; then
+    run_suite fuzz fuzz/run.sh "${FUZZ_SECONDS:-10}"
 fi
 
 # ---- 3. TAP tests ---------------------------------------------------------------------------
