@@ -195,6 +195,14 @@ else
     log "mock self-checks: no test/mock/test_*.py, skipped"
 fi
 
+# ---- 1c. the checked-in operation table matches the API document -----------------------------
+if make -s catalog-check >"$OUT/catalog-check.log" 2>&1; then
+    record catalog-check 1 0
+else
+    cat "$OUT/catalog-check.log"
+    record catalog-check 0 1
+fi
+
 # ---- 2a. sanitizers and valgrind ------------------------------------------------------------
 # The pg_regress suite again with signicat.so built with ASan+UBSan, then a representative part
 # under valgrind memcheck; each in its own private install and cluster (see the scripts).
