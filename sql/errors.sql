@@ -79,6 +79,13 @@ RESET signicat.max_response_size;
 SET signicat.base_url = 'http://127.0.0.1:1';
 SELECT regexp_replace(t.err(format('SELECT signicat.assure_get_dossier(%L)', :'d')), ' after \d+ ms', '') AS refused;
 RESET signicat.base_url;
+-- a port that never completes the TCP handshake: the connect timeout
+SELECT t.mock('POST', 'blackhole')->>'port' AS blackhole_port \gset
+SELECT set_config('signicat.base_url', 'http://127.0.0.1:' || :'blackhole_port', false) IS NOT NULL AS set;
+SET signicat.connect_timeout = '300ms';
+SELECT regexp_replace(t.err(format('SELECT signicat.assure_get_dossier(%L)', :'d')), 'port \d+ after \d+ ms', 'port N after N ms') AS connect_timeout;
+RESET signicat.connect_timeout;
+RESET signicat.base_url;
 -- a host that does not resolve
 SET signicat.base_url = 'http://does-not-exist.invalid';
 SELECT t.err(format('SELECT signicat.assure_get_dossier(%L)', :'d')) AS dns_failure;

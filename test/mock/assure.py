@@ -19,6 +19,10 @@ Watermark and redact mark the image bytes instead of changing pixels: watermark 
 (userData or a final process's finalResult/userInfo/ocr, which are the same data in the mock)
 with the fields of a matching configuration or the default ones.
 
+Ids, UUID path parameters, JSON bodies, lookups (404), the config checks and the status
+progression (``target_status``, ``poll_makes_final``) use the helpers for API modules of
+signicat_mock.
+
 The route handlers run one at a time under the server lock (see signicat_mock.Api).
 """
 
@@ -32,13 +36,13 @@ import json
 import re
 import secrets
 import unicodedata
-import uuid
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from signicat_mock import Api, ApiError, Request, Response, parse_rfc3339, rfc3339, \
-    validation_error
+from signicat_mock import UUID_RE, Api, ApiError, Request, Response, body_object, \
+    check_nonneg_int, check_one_of, is_date, lookup, new_id, parse_rfc3339, poll_makes_final, \
+    rfc3339, target_status, uuid_param, validation_error
 
 # --------------------------------------------------------------------------------------------
 # Vocabulary (from signicat-openapi.json, schemas Assure*)
@@ -73,11 +77,7 @@ USER_DATA_STRINGS = ("firstName", "lastName", "gender", "nationality", "dateOfBi
 VIDEO_BYTES = (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
                b"\x00\x00\x00\x08free\x00\x00\x00\x08mdat")
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
-MOCK_FINAL_RE = re.compile(r"mock-final=([A-Za-z]+)")
-UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-                     re.IGNORECASE)
 DATA_URL_RE = re.compile(r"^data:(image/png|image/jpeg);base64,(.*)$", re.DOTALL)
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 INT_RE = re.compile(r"^-?\d+$")
 
 WATERMARK_DEPICTIONS = ("selfie", "front")
@@ -238,75 +238,30 @@ class AssureState:
             store.clear()
 
 
-def _check_final_status(value: Any) -> str:
-    if value not in FINAL_STATUSES:
-        raise ValueError("must be one of %s" % ", ".join(FINAL_STATUSES))
-    return value
-
-
-def _check_polls(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError("must be an integer >= 0")
-    return value
-
-
-def _check_list_format(value: Any) -> str:
-    if value not in ("object", "bare"):
-        raise ValueError("must be 'object' or 'bare'")
-    return value
-
-
 API = Api("assure", state_factory=AssureState)
-API.config_option("final_status", "accepted", _check_final_status,
+API.config_option("final_status", "accepted", check_one_of(FINAL_STATUSES),
                   "final status reached by processes (unless mock-final=... in externalReference)")
-API.config_option("process_polls_until_final", 2, _check_polls,
+API.config_option("process_polls_until_final", 2, check_nonneg_int,
                   "GETs of a processing process until it is final (the Nth GET shows it final)")
-API.config_option("process_list_format", "object", _check_list_format,
+API.config_option("process_list_format", "object",
+                  check_one_of(("object", "bare"), "must be 'object' or 'bare'"),
                   "GET /assure/processes answers {processes, filters, totalResults} "
                   "or a bare array")
 
 
 # --------------------------------------------------------------------------------------------
-# Helpers: parameters, lookups, images, JSON renderings
+# Helpers: lookups, images, JSON renderings (ids, path parameters and bodies: signicat_mock)
 # --------------------------------------------------------------------------------------------
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def uuid_param(req: Request, name: str) -> str:
-    value = req.params[name]
-    if not UUID_RE.match(value):
-        raise validation_error({name: ["'%s' is not a valid UUID." % value]})
-    return value.lower()
-
 
 def load_dossier(req: Request) -> Dossier:
     """The dossier named by the {dossierId} path parameter, or 400/404."""
-    dossier = req.state.dossiers.get(uuid_param(req, "dossierId"))
-    if dossier is None:
-        raise ApiError(404, "Dossier not found.")
-    return dossier
+    return lookup(req.state.dossiers, uuid_param(req, "dossierId"), "Dossier")
 
 
 def load_process(req: Request) -> tuple[Dossier, Process]:
     """The dossier and process named by the path, or 400/404."""
     dossier = load_dossier(req)
-    process = dossier.processes.get(uuid_param(req, "processId"))
-    if process is None:
-        raise ApiError(404, "Process not found.")
-    return dossier, process
-
-
-def body_object(req: Request, required: bool = False) -> dict:
-    """The JSON object body ({} when empty and not required)."""
-    body = req.json_object(default=None)
-    if body is None:
-        if required:
-            raise validation_error({"$": ["A JSON object body is required."]},
-                                   detail="A JSON object body is required.")
-        return {}
-    return body
+    return dossier, lookup(dossier.processes, uuid_param(req, "processId"), "Process")
 
 
 def parse_data_url(field_name: str, value: Any) -> Image:
@@ -418,13 +373,6 @@ def process_json(d: Dossier, p: Process) -> dict:
     return out
 
 
-def target_final_status(req: Request, d: Dossier) -> str:
-    m = MOCK_FINAL_RE.search(d.external_reference or "")
-    if m and m.group(1) in FINAL_STATUSES:
-        return m.group(1)
-    return req.config["final_status"]
-
-
 def set_status(req: Request, p: Process, status: str,
                fail_reason: Optional[dict] = None) -> None:
     p.status = status
@@ -441,9 +389,9 @@ def count_poll(req: Request, d: Dossier, p: Process) -> None:
     """One GET of a processing process; the Nth one makes it final."""
     if p.status != "processing":
         return
-    p.polls += 1
-    if p.polls >= max(1, req.config["process_polls_until_final"]):
-        set_status(req, p, target_final_status(req, d))
+    if poll_makes_final(req, p, "process_polls_until_final"):
+        set_status(req, p, target_status(req, d.external_reference, FINAL_STATUSES,
+                                         "final_status"))
         if p.status in RESULT_STATUSES:
             final_result(d, p)  # the result is fixed when the process becomes final
 
@@ -517,22 +465,12 @@ def validate_user_data(data: Any, partial: bool) -> None:
             bad(name, "At most 64 characters.")
         elif name == "gender" and value not in ("M", "F"):
             bad(name, "Must be M or F.")
-        elif name == "dateOfBirth" and not _is_date(value):
+        elif name == "dateOfBirth" and not is_date(value):
             bad(name, "Must be a date YYYY-MM-DD.")
         elif name == "address" and not isinstance(value, dict):
             bad(name, "Must be an object.")
     if errors:
         raise validation_error(errors)
-
-
-def _is_date(value: str) -> bool:
-    if not DATE_RE.match(value):
-        return False
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
 
 
 def user_data_body(req: Request, partial: bool) -> dict:
@@ -607,10 +545,7 @@ def set_dossier_files(req: Request) -> Response:
     if source is not None:
         if not isinstance(source, str) or not UUID_RE.match(source):
             raise validation_error({"processId": ["Must be a UUID."]})
-        process = dossier.processes.get(source.lower())
-        if process is None:
-            raise ApiError(404, "Process not found.")
-        copied = dict(process.images)
+        copied = dict(lookup(dossier.processes, source.lower(), "Process").images)
     dossier.files.update(copied)
     dossier.files.update(images)
     touch(dossier, req)
@@ -620,9 +555,7 @@ def set_dossier_files(req: Request) -> Response:
 @API.route("GET", "/assure/dossiers/{dossierId}/files", "assure_get_dossier_file")
 def get_dossier_file(req: Request) -> Response:
     dossier = load_dossier(req)
-    image = dossier.files.get(depiction_param(req, IMAGE_DEPICTIONS))
-    if image is None:
-        raise ApiError(404, "File not found.")
+    image = lookup(dossier.files, depiction_param(req, IMAGE_DEPICTIONS), "File")
     return Response.raw(image.data, image.media_type)
 
 
@@ -963,16 +896,11 @@ def body_uuid(body: dict, name: str) -> Optional[str]:
 def stored_images(req: Request, body: dict) -> dict:
     """{depiction: Image} of the process named by the body's dossierId + processId, or of the
     dossier's files without processId; 404 for an unknown dossier or process."""
-    dossier = req.state.dossiers.get(body_uuid(body, "dossierId"))
-    if dossier is None:
-        raise ApiError(404, "Dossier not found.")
+    dossier = lookup(req.state.dossiers, body_uuid(body, "dossierId"), "Dossier")
     process_id = body_uuid(body, "processId")
     if process_id is None:
         return dossier.files
-    process = dossier.processes.get(process_id)
-    if process is None:
-        raise ApiError(404, "Process not found.")
-    return process.images
+    return lookup(dossier.processes, process_id, "Process").images
 
 
 def data_url(media_type: str, data: bytes) -> str:
@@ -991,7 +919,7 @@ def validate_watermark(value: Any) -> None:
     for name in ("title", "description", "date"):
         if not isinstance(value.get(name), str):
             errors["watermark." + name] = ["Required (string)."]
-    if "watermark.date" not in errors and not _is_date(value["date"]):
+    if "watermark.date" not in errors and not is_date(value["date"]):
         errors["watermark.date"] = ["Must be a date YYYY-MM-DD."]
     if errors:
         raise validation_error(errors)
@@ -1011,9 +939,7 @@ def watermark_image(req: Request) -> Response:
         check_enum(errors, "imageDepiction", depiction, WATERMARK_DEPICTIONS, required=True)
         if errors:
             raise validation_error(errors)
-        image = stored_images(req, body).get(depiction)
-        if image is None:
-            raise ApiError(404, "Image not found.")
+        image = lookup(stored_images(req, body), depiction, "Image")
     else:
         raise validation_error({"image": [
             "Give image (dataURL) or dossierId [+ processId] with imageDepiction."]})
@@ -1133,10 +1059,8 @@ def configuration_id(req: Request) -> str:
 
 
 def load_configuration(req: Request, kind: str) -> Configuration:
-    configuration = req.state.configurations[kind].get(configuration_id(req))
-    if configuration is None:
-        raise ApiError(404, "%s configuration not found." % kind.capitalize())
-    return configuration
+    return lookup(req.state.configurations[kind], configuration_id(req),
+                  "%s configuration" % kind.capitalize())
 
 
 def configuration_routes(kind: str, validate: Any, render: Any, summarize: Any) -> None:
@@ -1218,9 +1142,7 @@ def node_data(dossier: Dossier, component: dict) -> tuple[dict, dict]:
             raise ApiError(404, "User data not found.")
         return dossier.user_data.fields, {"dataNode": node,
                                           "updatedAt": rfc3339(dossier.user_data.updated_at)}
-    process = dossier.processes.get(component["processId"].lower())
-    if process is None:
-        raise ApiError(404, "Process not found.")
+    process = lookup(dossier.processes, component["processId"].lower(), "Process")
     if process.status not in RESULT_STATUSES:
         raise ApiError(409, "The process has no %s (status: %s)." % (node, process.status))
     return final_result(dossier, process), {
@@ -1292,9 +1214,8 @@ def perform_matching(req: Request) -> Response:
     validate_match_request(body)
     fields: Any = DEFAULT_MATCH_FIELDS
     if body.get("configurationId") is not None:
-        configuration = req.state.configurations["matching"].get(body["configurationId"])
-        if configuration is None:
-            raise ApiError(404, "Matching configuration not found.")
+        configuration = lookup(req.state.configurations["matching"], body["configurationId"],
+                               "Matching configuration")
         fields = configuration.body.get("fields") or ()
     source, source_json = node_data(dossier, body["source"])
     target, target_json = node_data(dossier, body["target"])

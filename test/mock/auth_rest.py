@@ -12,6 +12,9 @@ Session life cycle in the mock: ``CREATED`` after Create session -> final after
 sample person), an ERROR session gets ``error``.  Cancel moves a CREATED session to
 ``CANCELLED``; any other status answers 409.
 
+Ids, JSON bodies, lookups (404), the config checks and the status progression
+(``target_status``, ``poll_makes_final``) use the helpers for API modules of signicat_mock.
+
 The route handlers run one at a time under the server lock (see signicat_mock.Api).
 """
 
@@ -19,11 +22,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
-from signicat_mock import Api, ApiError, Request, Response, rfc3339, validation_error
+from signicat_mock import Api, ApiError, Request, Response, body_object, check_nonneg_int, \
+    check_one_of, is_date, lookup, new_id, poll_makes_final, rfc3339, target_status, \
+    validation_error
 
 # --------------------------------------------------------------------------------------------
 # Vocabulary (from signicat-openapi.json, schemas Auth*, and the seed 001)
@@ -63,9 +67,7 @@ MOCK_ERROR = {"title": "Authentication failed",
               "detail": "The end-user could not be authenticated (mock).",
               "code": "authentication_failed"}
 
-MOCK_FINAL_RE = re.compile(r"mock-final=([A-Za-z]+)")
 LANGUAGE_RE = re.compile(r"^[A-Za-z]{2}$")
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 # --------------------------------------------------------------------------------------------
@@ -90,22 +92,10 @@ class AuthRestState:
         self.sessions.clear()
 
 
-def _check_final_status(value: Any) -> str:
-    if value not in FINAL_STATUSES:
-        raise ValueError("must be one of %s" % ", ".join(FINAL_STATUSES))
-    return value
-
-
-def _check_polls(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError("must be an integer >= 0")
-    return value
-
-
 API = Api("auth_rest", state_factory=AuthRestState)
-API.config_option("auth_final_status", "SUCCESS", _check_final_status,
+API.config_option("auth_final_status", "SUCCESS", check_one_of(FINAL_STATUSES),
                   "final status of sessions (unless mock-final=... in externalReference)")
-API.config_option("auth_polls_until_final", 2, _check_polls,
+API.config_option("auth_polls_until_final", 2, check_nonneg_int,
                   "GETs of a CREATED session until it is final (the Nth GET shows it final)")
 
 
@@ -119,16 +109,6 @@ def _is_string_list(value: Any) -> bool:
 
 def _is_string_map(value: Any) -> bool:
     return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
-
-
-def _is_date(value: str) -> bool:
-    if not DATE_RE.match(value):
-        return False
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _is_iso_datetime(value: str) -> bool:
@@ -196,7 +176,7 @@ def validate_session_request(body: dict) -> None:
                         % ", ".join(PREFILLED_FIELDS))
                 elif value is not None and not isinstance(value, str):
                     bad("prefilledInput." + name, "Must be a string.")
-                elif name == "dateOfBirth" and value is not None and not _is_date(value):
+                elif name == "dateOfBirth" and value is not None and not is_date(value):
                     bad("prefilledInput.dateOfBirth", "Must be a date YYYY-MM-DD.")
     parameters = body.get("additionalParameters")
     if parameters is not None and not _is_string_map(parameters):
@@ -209,18 +189,8 @@ def validate_session_request(body: dict) -> None:
             detail="encrypted answers are not supported by the mock")
 
 
-def target_final_status(req: Request, reference: Optional[str]) -> str:
-    m = MOCK_FINAL_RE.search(reference or "")
-    if m and m.group(1).upper() in FINAL_STATUSES:
-        return m.group(1).upper()
-    return req.config["auth_final_status"]
-
-
 def load_session(req: Request) -> Session:
-    session = req.state.sessions.get(req.params["id"].lower())
-    if session is None:
-        raise ApiError(404, "Session not found.")
-    return session
+    return lookup(req.state.sessions, req.params["id"].lower(), "Session")
 
 
 def subject_json(session: Session) -> dict:
@@ -256,8 +226,7 @@ def count_poll(req: Request, session: Session) -> None:
     """One GET of a CREATED session; the Nth one makes it final."""
     if session.doc["status"] != "CREATED":
         return
-    session.polls += 1
-    if session.polls >= max(1, req.config["auth_polls_until_final"]):
+    if poll_makes_final(req, session, "auth_polls_until_final"):
         finish(session, session.target)
 
 
@@ -267,12 +236,9 @@ def count_poll(req: Request, session: Session) -> None:
 
 @API.route("POST", "/auth/rest/sessions", "auth_create_session")
 def create_session(req: Request) -> Response:
-    body = req.json_object(default=None)
-    if body is None:
-        raise validation_error({"$": ["A JSON object body is required."]},
-                               detail="A JSON object body is required.")
+    body = body_object(req, required=True)
     validate_session_request(body)
-    session_id = str(uuid.uuid4())
+    session_id = new_id()
     now = req.now()
     lifetime = body.get("sessionLifetime")
     if lifetime is not None:
@@ -284,7 +250,7 @@ def create_session(req: Request) -> Response:
         doc["authenticationUrl"] = AUTHENTICATION_URL + session_id
     doc["status"] = "CREATED"
     if body["flow"] == "headless":
-        doc["idpData"] = {"autoStartToken": str(uuid.uuid4())}
+        doc["idpData"] = {"autoStartToken": new_id()}
     doc["messageTransportProperties"] = {"messageLevelEncryption": "NOT_REQUIRED",
                                          "requireHsmSigning": False}
     for name in ECHOED_FIELDS:
@@ -296,7 +262,8 @@ def create_session(req: Request) -> Response:
         doc["requestedLoa"] = body["requestedLoa"]
     doc["expiresAt"] = body.get("expiresAt") or rfc3339(
         now + dt.timedelta(seconds=lifetime or DEFAULT_LIFETIME))
-    session = Session(doc, target_final_status(req, body.get("externalReference")),
+    session = Session(doc, target_status(req, body.get("externalReference"), FINAL_STATUSES,
+                                         "auth_final_status", str.upper),
                       {k: v for k, v in (body.get("prefilledInput") or {}).items()
                        if v is not None})
     req.state.sessions[session_id] = session

@@ -18,6 +18,9 @@ Statistics are fixed sample data shaped like the seed's samples, with the seed's
 zone-less timestamps and integer device states in the device-hash statistics, state names in
 "devices by device hash" (2 = ACTIVE, 3 = DELETED).
 
+Ids, JSON bodies, dates and lookups (404) use the helpers for API modules of signicat_mock;
+the ``code`` member of the missing-account problem is ``ApiError(..., code=...)``.
+
 The route handlers run one at a time under the server lock (see signicat_mock.Api).
 """
 
@@ -31,12 +34,11 @@ import hashlib
 import re
 import secrets
 import string
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from signicat_mock import PROBLEM_TYPE, Api, ApiError, Request, Response, problem_document, \
-    rfc3339, validation_error
+from signicat_mock import Api, ApiError, Request, Response, body_object, is_date, lookup, \
+    new_id, rfc3339, validation_error
 
 # --------------------------------------------------------------------------------------------
 # Vocabulary and sample data (from the seed and signicat-openapi.json, schemas MobileId*)
@@ -160,7 +162,6 @@ DEVICE_HASHES = {
              "2026-02-20T16:10:00.000000")])],
 }
 DEVICE_HASH_RE = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DIGITS_RE = re.compile(r"^\d{1,18}$")
 
 
@@ -204,22 +205,14 @@ class MobileIdState:
 API = Api("mobileid", state_factory=MobileIdState)
 
 
-class CodedError(ApiError):
-    """A problem answer with MobileID's ``code`` member."""
-
-    def __init__(self, status: int, detail: str, code: str, title: Optional[str] = None) -> None:
-        super().__init__(status, detail, title=title)
-        self.code = code
-
-
 def select_account(req: Request) -> str:
     """The account id of the request: header or query parameter, exactly one of them."""
     given = [v for v in req.headers.get_all(ACCOUNT_HEADER) or [] if v.strip()]
     given += [v for name, values in req.query.items() if name.lower() == ACCOUNT_PARAM
               for v in values if v.strip()]
     if not given:
-        raise CodedError(400, ACCOUNT_MISSING_DETAIL, "account_id_missing",
-                         ACCOUNT_MISSING_TITLE)
+        raise ApiError(400, ACCOUNT_MISSING_DETAIL, title=ACCOUNT_MISSING_TITLE,
+                       code="account_id_missing")
     if len(given) > 1:
         raise ApiError(400, "More than one account ID was specified (header %s and/or query "
                             "parameter %s); send exactly one." % (ACCOUNT_HEADER, ACCOUNT_PARAM))
@@ -237,12 +230,7 @@ def account_route(method: str, template: str, operation_id: str,
     def decorator(handler: Callable[[Request, Any], Response]) -> Callable:
         @functools.wraps(handler)
         def run(req: Request) -> Response:
-            try:
-                account_id = select_account(req)
-            except CodedError as exc:
-                doc = problem_document(exc.status, exc.detail, req.path, req.method, exc.title)
-                doc["code"] = exc.code
-                return Response.json(doc, exc.status, PROBLEM_TYPE)
+            account_id = select_account(req)
             if not onboarded:
                 return handler(req, account_id)
             account = req.state.accounts.get(account_id)
@@ -256,19 +244,8 @@ def account_route(method: str, template: str, operation_id: str,
 
 
 # --------------------------------------------------------------------------------------------
-# Helpers: bodies, query parameters, renderings
+# Helpers: bodies, query parameters, renderings (ids, JSON bodies, lookups: signicat_mock)
 # --------------------------------------------------------------------------------------------
-
-def body_object(req: Request, required: bool = False) -> dict:
-    """The JSON object body ({} when empty and not required)."""
-    body = req.json_object(default=None)
-    if body is None:
-        if required:
-            raise validation_error({"$": ["A JSON object body is required."]},
-                                   detail="A JSON object body is required.")
-        return {}
-    return body
-
 
 def required_strings(body: dict, names: tuple) -> dict:
     """400 unless every name is a non-empty string; answers them."""
@@ -316,12 +293,9 @@ def int_query(req: Request, name: str, low: int, high: int,
 
 def date_query(req: Request, name: str) -> dt.date:
     text = req.query_one(name)
-    try:
-        if text is None or not DATE_RE.match(text):
-            raise ValueError
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise validation_error({name: ["Required: a date YYYY-MM-DD."]}) from None
+    if not is_date(text):
+        raise validation_error({name: ["Required: a date YYYY-MM-DD."]})
+    return dt.date.fromisoformat(text)
 
 
 def device_hash(value: Any, name: str = "deviceHash") -> str:
@@ -395,17 +369,11 @@ def new_e2e_key(req: Request, name: str, description: Optional[str]) -> dict:
 
 
 def load_e2e_key(req: Request, account: Account) -> dict:
-    key = account.e2e_keys.get(req.params["e2eKeyId"])
-    if key is None:
-        raise ApiError(404, "E2E key not found.")
-    return key
+    return lookup(account.e2e_keys, req.params["e2eKeyId"], "E2E key")
 
 
 def load_apns_token(req: Request) -> dict:
-    token = req.state.apns_tokens.get(req.params["apnsTokenId"])
-    if token is None:
-        raise ApiError(404, "APNs token not found.")
-    return token
+    return lookup(req.state.apns_tokens, req.params["apnsTokenId"], "APNs token")
 
 
 # --------------------------------------------------------------------------------------------
@@ -422,9 +390,8 @@ def add_account(req: Request, account_id: str) -> Response:
     if account_id in req.state.accounts:
         raise ApiError(409, "Account %s is already onboarded to MobileID." % account_id)
     now = req.now()
-    key = base64.b64encode(("%s:%s" % (account_id, uuid.uuid4())).encode()).decode("ascii")
-    account = Account(account_id, now, now, req.query_one("onboardingType"),
-                      str(uuid.uuid4()), key)
+    key = base64.b64encode(("%s:%s" % (account_id, new_id())).encode()).decode("ascii")
+    account = Account(account_id, now, now, req.query_one("onboardingType"), new_id(), key)
     default_key = new_e2e_key(req, "Default E2E key - %s" % account.name,
                               "Default key/cert generated at first db init")
     account.e2e_keys[default_key["id"]] = default_key
@@ -466,7 +433,7 @@ def add_apns_token(req: Request, _account_id: str) -> Response:
         private_key = b""
     if not private_key:
         raise validation_error({"privateKey": ["Must be the Base64 encoded private key."]})
-    token: dict[str, Any] = {"id": str(uuid.uuid4())}
+    token: dict[str, Any] = {"id": new_id()}
     if description is not None:
         token["description"] = description
     token.update({"name": fields["name"], "created": rfc3339(req.now()),

@@ -12,18 +12,20 @@ Transaction life cycle in the mock: ``Pending`` after start -> final after
 seed's sample person), and an onboarding also its ``deviceId``.  ``dossierId`` and ``processId``
 are given from the start, as in the seed's samples; they are not Assure dossiers of the mock.
 
+Ids, JSON bodies, lookups (404), the config checks and the status progression
+(``target_status``, ``poll_makes_final``) use the helpers for API modules of signicat_mock.
+
 The route handlers run one at a time under the server lock (see signicat_mock.Api).
 """
 
 from __future__ import annotations
 
-import re
 import secrets
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from signicat_mock import Api, ApiError, Request, Response, rfc3339, validation_error
+from signicat_mock import UUID_RE, Api, Request, Response, body_object, check_nonneg_int, \
+    check_one_of, lookup, new_id, poll_makes_final, rfc3339, target_status, validation_error
 
 # --------------------------------------------------------------------------------------------
 # Vocabulary (from signicat-openapi.json, schemas ReuseId*, and the seed 002)
@@ -34,9 +36,6 @@ FINAL_STATUSES = ("Completed", "Failed")
 ACTIVATION_CODE_DIGITS = 10  # as the seed's samples (2005468691, 8954685641)
 SAMPLE_USER_DATA = {"firstName": "JANE", "lastName": "SMITH", "dateOfBirth": "1990-01-01",
                     "gender": "F", "nationality": "NOR"}
-MOCK_FINAL_RE = re.compile(r"mock-final=([A-Za-z]+)")
-UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-                     re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------------------------
@@ -61,32 +60,16 @@ class ReuseIdState:
             store.clear()
 
 
-def _check_final_status(value: Any) -> str:
-    if value not in FINAL_STATUSES:
-        raise ValueError("must be one of %s" % ", ".join(FINAL_STATUSES))
-    return value
-
-
-def _check_polls(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError("must be an integer >= 0")
-    return value
-
-
 API = Api("reuseid", state_factory=ReuseIdState)
-API.config_option("reuseid_final_status", "Completed", _check_final_status,
+API.config_option("reuseid_final_status", "Completed", check_one_of(FINAL_STATUSES),
                   "final status of transactions (unless mock-final=... in externalRef)")
-API.config_option("reuseid_polls_until_final", 2, _check_polls,
+API.config_option("reuseid_polls_until_final", 2, check_nonneg_int,
                   "GETs of a Pending transaction until it is final (the Nth GET shows it final)")
 
 
 # --------------------------------------------------------------------------------------------
 # Helpers: validation, lookups, progression
 # --------------------------------------------------------------------------------------------
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -112,18 +95,10 @@ def validate_start(body: dict, errors: dict) -> None:
         errors["videoidProviderOptions.docTypes"] = ["Must be an array of integers."]
 
 
-def start_body(req: Request) -> dict:
-    body = req.json_object(default=None)
-    return {} if body is None else body
-
-
 def start(req: Request, kind: str, body: dict, data: dict) -> Response:
     """Register a Pending transaction whose answer starts with ``data``; answer it."""
-    reference = body.get("externalRef")
-    m = MOCK_FINAL_RE.search(reference) if isinstance(reference, str) else None
-    target = m.group(1).capitalize() if m else ""
-    if target not in FINAL_STATUSES:
-        target = req.config["reuseid_final_status"]
+    target = target_status(req, body.get("externalRef"), FINAL_STATUSES, "reuseid_final_status",
+                           str.capitalize)
     data.update({"dossierId": new_id(), "processId": new_id()})
     for name in ("externalRef", "provider"):
         if body.get(name) is not None:
@@ -134,10 +109,8 @@ def start(req: Request, kind: str, body: dict, data: dict) -> Response:
 
 
 def load_transaction(req: Request, kind: str) -> Transaction:
-    transaction = req.state.transactions[kind].get(req.params["transactionId"].lower())
-    if transaction is None:
-        raise ApiError(404, "Transaction not found.")
-    return transaction
+    return lookup(req.state.transactions[kind], req.params["transactionId"].lower(),
+                  "Transaction")
 
 
 def count_poll(req: Request, kind: str, transaction: Transaction) -> None:
@@ -145,8 +118,7 @@ def count_poll(req: Request, kind: str, transaction: Transaction) -> None:
     data = transaction.data
     if data["status"] != "Pending":
         return
-    transaction.polls += 1
-    if transaction.polls < max(1, req.config["reuseid_polls_until_final"]):
+    if not poll_makes_final(req, transaction, "reuseid_polls_until_final"):
         return
     data["status"] = transaction.target
     if transaction.target == "Completed":
@@ -168,7 +140,7 @@ def get_transaction(req: Request, kind: str) -> Response:
 
 @API.route("POST", "/reuseid/onboarding", "reuseid_start_onboarding")
 def start_onboarding(req: Request) -> Response:
-    body = start_body(req)
+    body = body_object(req)
     errors: dict[str, list] = {}
     validate_start(body, errors)
     if errors:
@@ -185,7 +157,7 @@ def get_onboarding(req: Request) -> Response:
 
 @API.route("POST", "/reuseid/step-up", "reuseid_start_step_up")
 def start_step_up(req: Request) -> Response:
-    body = start_body(req)
+    body = body_object(req)
     errors: dict[str, list] = {}
     user_id, device_id = body.get("userId"), body.get("deviceId")
     if not isinstance(user_id, str) or not UUID_RE.match(user_id):

@@ -20,6 +20,9 @@ field that is absent or null keeps its value. Reminders are counted in ``reminde
 ``expires`` (default: 30 days after creation) is echoed but never enforced, and may lie in the
 past, so that tests with fixed dates keep passing.
 
+Ids, UUID path parameters, JSON bodies and lookups (404) use the helpers for API modules of
+signicat_mock.
+
 The route handlers run one at a time under the server lock (see signicat_mock.Api).
 """
 
@@ -28,21 +31,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import uuid
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from email.utils import collapse_rfc2231_value
 from typing import Any, Optional
 
-from signicat_mock import Api, ApiError, Request, Response, parse_rfc3339, rfc3339, \
-    validation_error
+from signicat_mock import UUID_RE, Api, ApiError, Request, Response, body_object, lookup, \
+    new_id, parse_rfc3339, rfc3339, uuid_param, validation_error
 
 # --------------------------------------------------------------------------------------------
 # Vocabulary (from signicat-openapi.json, schemas Share*)
 # --------------------------------------------------------------------------------------------
 
-UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-                     re.IGNORECASE)
 EMAIL_RE = re.compile(r"^[^@]+@[^@]+$")
 SHARE_STRINGS = ("title", "description", "externalReference", "usageReference",
                  "requestDomain")
@@ -112,45 +112,18 @@ API = Api("secure_share", state_factory=SecureShareState)
 
 
 # --------------------------------------------------------------------------------------------
-# Helpers: parameters, lookups, JSON renderings
+# Helpers: lookups, JSON renderings (ids, path parameters and bodies: signicat_mock)
 # --------------------------------------------------------------------------------------------
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def uuid_param(req: Request, name: str) -> str:
-    value = req.params[name]
-    if not UUID_RE.match(value):
-        raise validation_error({name: ["'%s' is not a valid UUID." % value]})
-    return value.lower()
-
 
 def load_share(req: Request) -> Share:
     """The share named by the {shareId} path parameter, or 400/404."""
-    share = req.state.shares.get(uuid_param(req, "shareId"))
-    if share is None:
-        raise ApiError(404, "Share not found.")
-    return share
+    return lookup(req.state.shares, uuid_param(req, "shareId"), "Share")
 
 
 def load_recipient(req: Request) -> tuple[Share, Recipient]:
+    """The share and recipient named by the path, or 400/404."""
     share = load_share(req)
-    recipient = share.recipients.get(uuid_param(req, "recipientId"))
-    if recipient is None:
-        raise ApiError(404, "Recipient not found.")
-    return share, recipient
-
-
-def body_object(req: Request, required: bool = False) -> dict:
-    """The JSON object body ({} when empty and not required)."""
-    body = req.json_object(default=None)
-    if body is None:
-        if required:
-            raise validation_error({"$": ["A JSON object body is required."]},
-                                   detail="A JSON object body is required.")
-        return {}
-    return body
+    return share, lookup(share.recipients, uuid_param(req, "recipientId"), "Recipient")
 
 
 def file_json(f: StoredFile) -> dict:
@@ -520,16 +493,11 @@ def control_last_upload(req: Request) -> Response:
     share_id = req.query_one("shareId")
     if share_id is None:
         return Response.json(req.state.last_upload)
-    share = req.state.shares.get(share_id.lower())
-    if share is None:
-        raise ApiError(404, "Share not found.")
-    return Response.json(share.last_upload)
+    return Response.json(lookup(req.state.shares, share_id.lower(), "Share").last_upload)
 
 
 @API.control_route("GET", "/__mock/secure-share/shares/{shareId}")
 def control_get_share(req: Request) -> Response:
     """The share as create share answers it, with its stored files and recipients."""
-    share = req.state.shares.get(req.params["shareId"].lower())
-    if share is None:
-        raise ApiError(404, "Share not found.")
-    return Response.json(share_json(share))
+    return Response.json(share_json(lookup(req.state.shares, req.params["shareId"].lower(),
+                                           "Share")))

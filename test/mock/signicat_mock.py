@@ -6,7 +6,13 @@ This file owns everything that is not specific to one Signicat API:
 * the HTTP/1.1 server (``ThreadingHTTPServer``, keep-alive, optional TLS) and the CLI;
 * the plug-in interface: :class:`Api` (a named group of routes with ``{param}`` templates, an
   optional per-server state object with ``reset()`` and optional config options), the
-  :class:`Request` handed to route handlers, :class:`Response` and :class:`ApiError`;
+  :class:`Request` handed to route handlers, :class:`Response` and :class:`ApiError` (with an
+  optional problem ``code``);
+* helpers for API modules (section "Helpers for API modules"): :func:`new_id`,
+  :func:`uuid_param`, :func:`body_object`, :func:`lookup` (or 404), :func:`is_date`, the config
+  checks :func:`check_nonneg_int` and :func:`check_one_of`, and the status progression helpers
+  :func:`target_status` (``mock-final=<status>`` in a reference, else a config key) and
+  :func:`poll_makes_final` (the Nth GET shows a resource final);
 * routing (the most literal template wins, so ``/x/all`` beats ``/x/{id}``);
 * the OAuth 2.0 client-credentials token endpoint ``POST /auth/open/connect/token`` and the
   bearer check in front of every API route;
@@ -15,8 +21,9 @@ This file owns everything that is not specific to one Signicat API:
 * fault injection (error answers, delays, hangs, dropped/truncated/malformed/oversized/dripped
   answers) and the request log (credentials redacted).
 
-API modules (``assure.py``, later ``auth_rest.py``, ...) live next to this file, each exposing a
-module-level ``API = Api(...)``; see README.md for how to add one.  Standard library only.
+API modules (``assure.py``, ``auth_rest.py``, ``secure_share.py``, ``reuseid.py``,
+``mobileid.py``; see KNOWN_API_MODULES) live next to this file, each exposing a module-level
+``API = Api(...)``; see README.md for how to add one.  Standard library only.
 
 Usage:
     python3 test/mock/signicat_mock.py --host 127.0.0.1 --port 0 --port-file FILE \
@@ -44,6 +51,7 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from http import HTTPStatus
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qs, parse_qsl, quote_plus, unquote, unquote_plus, urlsplit
@@ -64,7 +72,7 @@ PROBLEM_TYPE = "application/problem+json"
 
 
 # --------------------------------------------------------------------------------------------
-# Small helpers shared with the API modules
+# Timestamps, problem details and the handler types (Response, ApiError, Request)
 # --------------------------------------------------------------------------------------------
 
 def new_trace_id() -> str:
@@ -189,16 +197,19 @@ class Response:
 
 
 class ApiError(Exception):
-    """Raise from a handler to answer a problem document (``errors`` names invalid fields)."""
+    """Raise from a handler to answer a problem document (``errors`` names invalid fields;
+    ``code``, when given, is added as the problem's ``code`` member, as MobileID does)."""
 
     def __init__(self, status: int, detail: str, errors: Optional[dict] = None,
-                 title: Optional[str] = None, headers: Optional[dict] = None) -> None:
+                 title: Optional[str] = None, headers: Optional[dict] = None,
+                 code: Optional[str] = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.errors = errors
         self.title = title
         self.headers = headers or {}
+        self.code = code
 
 
 def validation_error(errors: dict, detail: Optional[str] = None) -> ApiError:
@@ -269,6 +280,98 @@ class Request:
         if len(values) > 1:
             raise validation_error({name: ["The parameter must be given once."]})
         return values[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers for API modules: ids, path parameters, bodies, lookups, config checks, progression
+# --------------------------------------------------------------------------------------------
+
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+                     re.IGNORECASE)
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# ``mock-final=<status>`` in a client-chosen reference picks the final status of a resource.
+MOCK_FINAL_RE = re.compile(r"mock-final=([A-Za-z]+)")
+
+
+def new_id() -> str:
+    """A new random UUID (version 4, lowercase): the id of anything an API module creates."""
+    return str(uuid.uuid4())
+
+
+def uuid_param(req: Request, name: str) -> str:
+    """The path parameter ``name``, lowercased; 400 naming it when it is not a UUID."""
+    value = req.params[name]
+    if not UUID_RE.match(value):
+        raise validation_error({name: ["'%s' is not a valid UUID." % value]})
+    return value.lower()
+
+
+def body_object(req: Request, required: bool = False) -> dict:
+    """The JSON object body ({} when empty and not required; 400 when empty and required)."""
+    body = req.json_object(default=None)
+    if body is None:
+        if required:
+            raise validation_error({"$": ["A JSON object body is required."]},
+                                   detail="A JSON object body is required.")
+        return {}
+    return body
+
+
+def lookup(store: dict, key: Any, what: str) -> Any:
+    """``store[key]``, or 404 with the detail ``"<what> not found."``."""
+    value = store.get(key)
+    if value is None:
+        raise ApiError(404, "%s not found." % what)
+    return value
+
+
+def is_date(value: Any) -> bool:
+    """Whether ``value`` is a string holding a real calendar date YYYY-MM-DD."""
+    if not isinstance(value, str) or not DATE_RE.match(value):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def check_nonneg_int(value: Any) -> int:
+    """Config check (see :meth:`Api.config_option`): an integer >= 0 (not a boolean)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("must be an integer >= 0")
+    return value
+
+
+def check_one_of(allowed: tuple, message: Optional[str] = None) -> Callable[[Any], Any]:
+    """A config check (see :meth:`Api.config_option`) accepting only the values ``allowed``;
+    the error is ``message``, by default ``must be one of a, b, c``."""
+    message = message or "must be one of %s" % ", ".join(allowed)
+
+    def check(value: Any) -> Any:
+        if value not in allowed:
+            raise ValueError(message)
+        return value
+    return check
+
+
+def target_status(req: Request, reference: Any, allowed: tuple, config_key: str,
+                  normalize: Callable[[str], str] = str) -> str:
+    """The final status a new resource will reach: ``mock-final=<status>`` in ``reference``
+    (a string; the first such marker, passed through ``normalize``, e.g. ``str.upper``) when
+    that status is one of ``allowed``, else the config value ``config_key``."""
+    m = MOCK_FINAL_RE.search(reference) if isinstance(reference, str) else None
+    if m and normalize(m.group(1)) in allowed:
+        return normalize(m.group(1))
+    return req.config[config_key]
+
+
+def poll_makes_final(req: Request, item: Any, config_key: str) -> bool:
+    """Count one GET of a resource that is not final yet (``item.polls += 1``); True when it
+    is the GET that shows the resource final: the Nth, N being the config value
+    ``config_key`` (0 and 1 both mean the first GET)."""
+    item.polls += 1
+    return item.polls >= max(1, req.config[config_key])
 
 
 # --------------------------------------------------------------------------------------------
@@ -588,6 +691,7 @@ class MockServer:
         self.lock = threading.RLock()
         self.clock = Clock()
         self.tokens = TokenStore()
+        self.blackhole: Optional["BlackHole"] = None
         self.faults = FaultBook()
         self.log: list[dict] = []
         self.log_seq = 0
@@ -599,7 +703,7 @@ class MockServer:
             for option in api.config_options:
                 self.config_options[option.name] = option
         self.config_options["token_expires_in"] = ConfigOption(
-            "token_expires_in", token_expires_in, _check_nonneg_int,
+            "token_expires_in", token_expires_in, check_nonneg_int,
             "lifetime (s) of tokens issued from now on")
         self.config = {}
         self.reset_config()
@@ -625,6 +729,9 @@ class MockServer:
             self.tokens.issued = 0
             self.reset_config()
             self.release_waiters()
+            if self.blackhole is not None:
+                self.blackhole.close()
+                self.blackhole = None
 
     def release_waiters(self) -> None:
         """End every hang and delay in progress."""
@@ -688,6 +795,8 @@ class MockServer:
         except ApiError as exc:
             doc = problem_document(exc.status, exc.detail, req.path, req.method,
                                    exc.title, exc.errors)
+            if exc.code is not None:
+                doc["code"] = exc.code
             return Response.json(doc, exc.status, PROBLEM_TYPE, exc.headers)
         except Exception:  # a bug in the mock: say so loudly, answer 500
             traceback.print_exc()
@@ -720,12 +829,6 @@ class MockServer:
         doc = problem_document(status, "Fault injected by the mock.", req.path, req.method)
         doc.update(fault["problem"] or {})
         return Response.json(doc, status, fault["content_type"] or PROBLEM_TYPE)
-
-
-def _check_nonneg_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError("must be an integer >= 0")
-    return value
 
 
 def oversized_json(size: int) -> bytes:
@@ -879,6 +982,40 @@ def control_set_config(req: Request) -> Response:
         raise validation_error(errors)
     req.server.config.update(checked)
     return Response.json(req.server.config)
+
+
+class BlackHole:
+    """A loopback port that never completes a TCP handshake: a listening socket whose accept
+    queue is already full, so new connections wait for SYN retransmits until the client's
+    connect timeout.  For connect-timeout tests; closed by reset."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(0)
+        self.port = self.listener.getsockname()[1]
+        self.fillers = []
+        for _ in range(4):
+            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            c.setblocking(False)
+            try:
+                c.connect(("127.0.0.1", self.port))
+            except (BlockingIOError, OSError):
+                pass
+            self.fillers.append(c)
+
+    def close(self) -> None:
+        for c in self.fillers:
+            c.close()
+        self.listener.close()
+
+
+@CORE_API.control_route("POST", "/__mock/blackhole")
+def control_blackhole(req: Request) -> Response:
+    with req.server.lock:
+        if req.server.blackhole is None:
+            req.server.blackhole = BlackHole()
+        return Response.json({"port": req.server.blackhole.port})
 
 
 @CORE_API.control_route("GET", "/__mock/faults")

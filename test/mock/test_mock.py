@@ -62,12 +62,17 @@ class Answer:
 
 
 class MockCase(unittest.TestCase):
-    """A fresh mock per test, a keep-alive connection and a valid token."""
+    """A fresh mock per test, a keep-alive connection and a valid token.
 
+    The mock serves the API modules named in ``api_modules`` (a subclass sets its own list,
+    e.g. ``["mobileid"]``) and gets ``mock_args`` as RunningMock keyword arguments."""
+
+    api_modules: list = ["assure"]
     mock_args: dict = {}
 
     def setUp(self) -> None:
-        self.server = RunningMock(apis=load_api_modules(["assure"]), **self.mock_args).start()
+        self.server = RunningMock(apis=load_api_modules(self.api_modules),
+                                  **self.mock_args).start()
         self.conn = self.connect()
         self.token = self.get_token()
 
@@ -105,13 +110,16 @@ class MockCase(unittest.TestCase):
         return answer.json()
 
     def token_request(self, form: dict, basic: Optional[tuple] = None,
-                      content_type: str = "application/x-www-form-urlencoded") -> Answer:
+                      content_type: str = "application/x-www-form-urlencoded",
+                      conn: Optional[http.client.HTTPConnection] = None) -> Answer:
+        """A token request with the form ``form`` (and Basic credentials ``basic``), sent on
+        ``conn`` (default: the test's connection)."""
         headers = {"Content-Type": content_type}
         if basic:
             raw = "%s:%s" % (quote(basic[0], safe=""), quote(basic[1], safe=""))
             headers["Authorization"] = "Basic " + base64.b64encode(raw.encode()).decode()
         return self.call("POST", "/auth/open/connect/token", urlencode(form), headers,
-                         token=False)
+                         token=False, conn=conn)
 
     def get_token(self) -> str:
         answer = self.token_request({"grant_type": "client_credentials"},
@@ -268,11 +276,9 @@ class TokenTests(MockCase):
         with RunningMock(apis=[], token_expires_in=5) as other:
             conn = http.client.HTTPConnection("127.0.0.1", other.port, timeout=5)
             try:
-                answer = self.call("POST", "/auth/open/connect/token",
-                                   "grant_type=client_credentials&client_id=test-client"
-                                   "&client_secret=test-secret",
-                                   {"Content-Type": "application/x-www-form-urlencoded"},
-                                   token=False, conn=conn)
+                answer = self.token_request({"grant_type": "client_credentials",
+                                             "client_id": "test-client",
+                                             "client_secret": "test-secret"}, conn=conn)
                 self.assertEqual(answer.json()["expires_in"], 5)
             finally:
                 conn.close()
@@ -384,12 +390,22 @@ class DossierTests(MockCase):
         self.assertEqual(ops[-2], "assure_delete_all_dossiers")
 
 
-class UserDataTests(MockCase):
+class DossierCase(MockCase):
+    """MockCase with a new dossier, ``self.dossier``; with ``dossier_tail`` set, ``self.path``
+    is the path of that part of the dossier (e.g. ``/assure/dossiers/<id>/userdata``)."""
+
+    dossier_tail: Optional[str] = None
 
     def setUp(self) -> None:
         super().setUp()
         self.dossier = self.new_dossier()
-        self.path = "/assure/dossiers/%s/userdata" % self.dossier
+        if self.dossier_tail is not None:
+            self.path = "/assure/dossiers/%s/%s" % (self.dossier, self.dossier_tail)
+
+
+class UserDataTests(DossierCase):
+
+    dossier_tail = "userdata"
 
     def test_lifecycle(self) -> None:
         self.assertProblem(self.call("GET", self.path), 404)
@@ -425,12 +441,9 @@ class UserDataTests(MockCase):
                                      {"userData": {}}), 404)
 
 
-class DossierFileTests(MockCase):
+class DossierFileTests(DossierCase):
 
-    def setUp(self) -> None:
-        super().setUp()
-        self.dossier = self.new_dossier()
-        self.path = "/assure/dossiers/%s/files" % self.dossier
+    dossier_tail = "files"
 
     def test_set_get_delete(self) -> None:
         self.assertEmpty(self.call("POST", self.path, {"front": PNG_URL, "selfie": JPEG_URL}),
@@ -467,11 +480,7 @@ class DossierFileTests(MockCase):
 # Assure: processes
 # ============================================================================================
 
-class ProcessTests(MockCase):
-
-    def setUp(self) -> None:
-        super().setUp()
-        self.dossier = self.new_dossier()
+class ProcessTests(DossierCase):
 
     def test_create_every_provider(self) -> None:
         extras = {"signicatpaper": {"documentCountry": "NLD"},
@@ -1101,11 +1110,9 @@ class HttpTests(MockCase):
                 self.assertEqual(line, "signicat mock listening on http://127.0.0.1:%d\n" % port)
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
                 try:
-                    answer = self.call("POST", "/auth/open/connect/token",
-                                       "grant_type=client_credentials&client_id=cli"
-                                       "&client_secret=s3cret",
-                                       {"Content-Type": "application/x-www-form-urlencoded"},
-                                       token=False, conn=conn)
+                    answer = self.token_request({"grant_type": "client_credentials",
+                                                 "client_id": "cli",
+                                                 "client_secret": "s3cret"}, conn=conn)
                     self.assertEqual(answer.json()["expires_in"], 77)
                     token = answer.json()["access_token"]
                     answer = self.call("POST", "/assure/dossiers", {}, token=token, conn=conn)

@@ -16,7 +16,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from signicat_mock import RunningMock, load_api_modules  # noqa: E402
+from signicat_mock import load_api_modules  # noqa: E402
 from test_mock import MISSING, STAMP_RE, UUID4_RE, Answer, MockCase  # noqa: E402
 
 PREFILLED = {"nin": "07128312345", "firstName": "Bruce", "lastName": "Wayne",
@@ -28,12 +28,7 @@ SAMPLE_USER_DATA = {"firstName": "JANE", "lastName": "SMITH", "dateOfBirth": "19
 class ApisCase(MockCase):
     """MockCase serving the Authentication REST and ReuseID APIs instead of Assure."""
 
-    apis = ["auth_rest", "reuseid"]
-
-    def setUp(self) -> None:
-        self.server = RunningMock(apis=load_api_modules(self.apis), **self.mock_args).start()
-        self.conn = self.connect()
-        self.token = self.get_token()
+    api_modules = ["auth_rest", "reuseid"]
 
 
 # ============================================================================================
@@ -342,7 +337,7 @@ class ReuseIdTests(ApisCase):
 
 class ConfigTests(ApisCase):
 
-    apis = ["assure", "auth_rest", "reuseid"]
+    api_modules = ["assure", "auth_rest", "reuseid"]
 
     def test_config_keys(self) -> None:
         config = self.control("GET", "config")

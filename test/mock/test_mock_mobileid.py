@@ -18,7 +18,6 @@ from urllib.parse import quote
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from signicat_mock import RunningMock, load_api_modules  # noqa: E402
 from test_mock import STAMP_RE, UUID4_RE, Answer, MockCase  # noqa: E402
 
 ACCOUNT = "a-sdge-abcdefghijk123456789"
@@ -35,10 +34,7 @@ APNS_BODY = {"name": "Test app APNs token", "description": "d",
 class MobileIdCase(MockCase):
     """A fresh mock with the mobileid module; ``mid()`` calls as ACCOUNT (header)."""
 
-    def setUp(self) -> None:
-        self.server = RunningMock(apis=load_api_modules(["mobileid"]), **self.mock_args).start()
-        self.conn = self.connect()
-        self.token = self.get_token()
+    api_modules = ["mobileid"]
 
     def mid(self, method: str, tail: str, body: Any = None, account: Optional[str] = ACCOUNT,
             headers: Optional[dict] = None, **kwargs: Any) -> Answer:
@@ -168,11 +164,15 @@ class ApnsTokenTests(MobileIdCase):
         self.assertEqual(len(self.mid("GET", "/apns-tokens").json()["apnsTokens"]), 20)
 
 
-class ApplicationConfigTests(MobileIdCase):
+class OnboardedCase(MobileIdCase):
+    """MobileIdCase with ACCOUNT added; ``self.account`` is the Add account answer."""
 
     def setUp(self) -> None:
         super().setUp()
         self.account = self.add_account()
+
+
+class ApplicationConfigTests(OnboardedCase):
 
     def test_config_and_state(self) -> None:
         doc = self.mid("GET", "/application-config").json()
@@ -232,11 +232,7 @@ class ApplicationConfigTests(MobileIdCase):
         self.assertEqual(self.mid("GET", "/application-config/properties").json(), after)
 
 
-class KeysAndCertificatesTests(MobileIdCase):
-
-    def setUp(self) -> None:
-        super().setUp()
-        self.add_account()
+class KeysAndCertificatesTests(OnboardedCase):
 
     def test_signing_certificates(self) -> None:
         certs = self.mid("GET", "/signing-certificates").json()["signingCertificates"]
@@ -282,11 +278,7 @@ class KeysAndCertificatesTests(MobileIdCase):
         self.assertEqual(len(self.mid("GET", "/e2e-keys").json()["e2eKeys"]), 20)
 
 
-class RiskAndStatisticsTests(MobileIdCase):
-
-    def setUp(self) -> None:
-        super().setUp()
-        self.add_account()
+class RiskAndStatisticsTests(OnboardedCase):
 
     def test_risk_indicators(self) -> None:
         key = "allowedNrOfUsersWithSameDeviceHash"

@@ -16,7 +16,6 @@ from typing import Any, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from signicat_mock import RunningMock, load_api_modules  # noqa: E402
 from test_mock import MISSING, STAMP_RE, UUID4_RE, Answer, MockCase  # noqa: E402
 
 BOUNDARY = "------------------------mockboundary7MA4YWxk"
@@ -41,11 +40,7 @@ def multipart(parts: list, boundary: str = BOUNDARY, preamble: bytes = b"") -> b
 class ShareCase(MockCase):
     """A fresh mock with the secure_share module, plus Secure Share shortcuts."""
 
-    def setUp(self) -> None:
-        self.server = RunningMock(apis=load_api_modules(["secure_share"]),
-                                  **self.mock_args).start()
-        self.conn = self.connect()
-        self.token = self.get_token()
+    api_modules = ["secure_share"]
 
     def new_share(self, **fields: Any) -> dict:
         answer = self.call("POST", "/secure-share/shares", dict({"contactDetails": {}}, **fields))
