@@ -1,8 +1,10 @@
 # shellcheck shell=bash
 #
-# test/lib.sh: shared helpers for the signicat test scripts (test/run.sh, test/demo.sh).
+# test/lib.sh: shared helpers for the signicat test scripts (test/run.sh, test/demo.sh,
+# test/sanitize.sh, test/valgrind.sh).
 #
-# Source it, do not run it. It provides:
+# Source it, do not run it. It provides (the private_* helpers of sanitize.sh and valgrind.sh are
+# described in their own section, "private builds", at the end):
 #   log                  print a "==> message" progress line
 #   ensure_packages      install the Debian packages the build and the tests need (apt-get)
 #   build_and_install    make clean; make; make install (PGXS, PostgreSQL 15)
@@ -101,7 +103,7 @@ as_pg() {
 # `apt-get update` runs at most once, and only when something has to be installed.
 ensure_packages() {
     local pkgs=(postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev make gcc python3
-                libipc-run-perl postgresql-15-cron curl ca-certificates)
+                libipc-run-perl postgresql-15-cron curl ca-certificates openssl)
     local missing=() p status
     for p in "${pkgs[@]}"; do
         status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -301,4 +303,256 @@ install_cleanup_trap() {
     trap stop_all EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
+}
+
+# ==== private builds: the parts shared by test/sanitize.sh and test/valgrind.sh ====================
+#
+# Those scripts build the extension with their own compiler options in a copy of the tree, install it
+# with DESTDIR into a private PostgreSQL tree, and run a cluster from that tree through a pg_ctl
+# wrapper that starts the postmaster under their tool (sanitizer runtimes, valgrind). Nothing in /usr
+# and none of /work/main's own build products change. Their sequence:
+#
+#   private_setup                  ensure_workdir; BUILD, PRIV, OUT, PGLOG; START (the clock)
+#   private_build COPT...          copy the tree to $BUILD and build it there (COPT, with_llvm=no)
+#   private_pg_tree                make install DESTDIR=$PRIV, then complete $PRIV into a runnable tree
+#   (the script writes its wrapper, $P_BIN/postgres-<tool>, which execs "$P_BIN/postgres" "$@")
+#   private_pg_ctl WRAPPER         $P_BIN/pg_ctl starting WRAPPER as the postmaster; PG_BINDIR=$P_BIN
+#   private_start_services RE WHAT start_mock + start_cluster, then check that the postmaster has
+#                                  mapped $P_LIB/signicat.so and a file matching RE (its tool)
+#   private_neutralise_rss TOOL    make the memory test's RSS readings a constant (in $BUILD only)
+#   private_regress_tests [SKIP...]  print the Makefile's REGRESS without the tests SKIP
+#   private_installcheck TEST...   make installcheck in $BUILD; SUITE_PASSED, SUITE_FAILED, SUITE_SECONDS
+#   private_stop_cluster SECONDS   stop the cluster (fast, at most SECONDS; else immediate)
+#   (the script scans its tool's reports; test_of_pid PID names the test a backend ran)
+#   private_crashes                count (CRASHES) and list the crashed server processes in $PGLOG
+#   private_finish [COUNT...]      timing line and the last line "N passed, M failed", M counting
+#                                  SUITE_FAILED + CRASHES + every COUNT; returns 0 only when M is 0
+#   private_abort                  print "0 passed, 1 failed" and exit 1 (a step above failed)
+#   private_log_dir DIR            create DIR, writable by the cluster's OS user (for tool logs)
+#
+# Globals they set (read them in the script): BUILD ($WORKDIR/build, the copy), PRIV ($WORKDIR/pg),
+# OUT ($WORKDIR/out: build.log, installcheck.log), PGLOG ($WORKDIR/postgres.log, the server log),
+# SYS_BIN/SYS_LIB/SYS_SHARE (pg_config's bindir, pkglibdir, sharedir) and P_BIN/P_LIB/P_SHARE (the
+# same inside $PRIV), PRIVATE_COPT, PMPID (the postmaster's pid), START, START_SERVICES,
+# SUITE_PASSED, SUITE_FAILED, SUITE_SECONDS, CRASHES.
+#
+# Why a private tree works: PostgreSQL finds its share dir (extension scripts) and $libdir relative to
+# its own binary, so a postmaster started from $P_BIN/postgres (a copy: PostgreSQL resolves symlinks
+# to itself) loads $P_LIB/signicat.so and $P_SHARE/extension/signicat--*.sql; every other file of the
+# system's lib and share dirs is symlinked in (pg_cron.so, plpgsql.so, ...). initdb, psql and
+# pg_isready are the system's (symlinks), so only the postmaster and its children run the private
+# build under the tool.
+
+# private_setup: create $WORKDIR and, inside it, BUILD, PRIV and OUT; start the clock (START).
+private_setup() {
+    ensure_workdir || return 1
+    START=$SECONDS
+    BUILD="$WORKDIR/build"
+    PRIV="$WORKDIR/pg"
+    OUT="$WORKDIR/out"
+    PGLOG="$WORKDIR/postgres.log"
+    mkdir -p "$BUILD" "$PRIV" "$OUT"
+}
+
+# private_log_dir DIR: create DIR (for a tool's per-process logs) writable by the cluster's OS user.
+private_log_dir() {
+    mkdir -p "$1" || return 1
+    if _is_root; then
+        chown "$(pg_os_user)": "$1" || return 1
+    fi
+}
+
+# private_abort: the last line for a run that could not get as far as its tests; exits 1.
+private_abort() {
+    echo "0 passed, 1 failed"
+    exit 1
+}
+
+# private_build COPT...: copy the repository (without .git and build products) to $BUILD and build it
+# there with COPT="COPT..." and with_llvm=no (no bitcode). Output in $OUT/build.log, shown on failure.
+private_build() {
+    PRIVATE_COPT="$*"
+    log "copying the tree to $BUILD"
+    tar -C "$REPO_ROOT" --exclude=./.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
+        --exclude=./results --exclude='./regression.*' --exclude=./tmp_check --exclude=./log \
+        -cf - . | tar -C "$BUILD" -xf - || { die "could not copy the tree to $BUILD"; return 1; }
+    log "building with COPT='$PRIVATE_COPT'"
+    if ! make -C "$BUILD" -s PG_CONFIG="$PG_CONFIG" with_llvm=no COPT="$PRIVATE_COPT" \
+            >"$OUT/build.log" 2>&1; then
+        cat "$OUT/build.log" >&2
+        die "build failed (COPT='$PRIVATE_COPT')"
+        return 1
+    fi
+}
+
+# _private_link_missing FROM TO: symlink every entry of FROM into TO that TO does not have yet.
+_private_link_missing() {
+    local e
+    mkdir -p "$2" || return 1
+    for e in "$1"/*; do
+        [[ -e $2/${e##*/} || -L $2/${e##*/} ]] || ln -s "$e" "$2/${e##*/}" || return 1
+    done
+}
+
+# private_pg_tree: install the build of private_build with DESTDIR=$PRIV (output appended to
+# $OUT/build.log), then make $PRIV a PostgreSQL tree of its own: a copy of the system's postgres
+# binary, symlinks to initdb, psql, pg_isready and to every file of the system's pkglibdir and
+# sharedir that the install did not provide. Sets SYS_BIN, SYS_LIB, SYS_SHARE, P_BIN, P_LIB, P_SHARE.
+private_pg_tree() {
+    local b
+    if ! make -C "$BUILD" -s PG_CONFIG="$PG_CONFIG" with_llvm=no COPT="$PRIVATE_COPT" DESTDIR="$PRIV" \
+            install >>"$OUT/build.log" 2>&1; then
+        cat "$OUT/build.log" >&2
+        die "make install DESTDIR=$PRIV failed"
+        return 1
+    fi
+    SYS_BIN=$("$PG_CONFIG" --bindir) || return 1
+    SYS_LIB=$("$PG_CONFIG" --pkglibdir) || return 1
+    SYS_SHARE=$("$PG_CONFIG" --sharedir) || return 1
+    P_BIN="$PRIV$SYS_BIN"
+    P_LIB="$PRIV$SYS_LIB"
+    P_SHARE="$PRIV$SYS_SHARE"
+    if [[ ! -f $P_LIB/signicat.so || ! -f $P_SHARE/extension/signicat.control ]]; then
+        die "make install DESTDIR=$PRIV did not install signicat.so and signicat.control"
+        return 1
+    fi
+    mkdir -p "$P_BIN" || return 1
+    cp "$SYS_BIN/postgres" "$P_BIN/postgres" || return 1  # a copy: PostgreSQL resolves symlinks to itself
+    _private_link_missing "$SYS_LIB" "$P_LIB" || return 1  # pg_cron.so, plpgsql.so, ... (signicat.so is ours)
+    _private_link_missing "$SYS_SHARE/extension" "$P_SHARE/extension" || return 1
+    _private_link_missing "$SYS_SHARE" "$P_SHARE" || return 1
+    for b in initdb psql pg_isready; do
+        ln -sf "$SYS_BIN/$b" "$P_BIN/$b" || return 1
+    done
+}
+
+# private_pg_ctl WRAPPER: write $P_BIN/pg_ctl, the system's pg_ctl starting WRAPPER (an executable
+# script that execs "$P_BIN/postgres" "$@" under the tool) as the postmaster. pg_ctl's sh execs the
+# wrapper, which execs postgres (or valgrind, which runs postgres in the same process): the pid
+# pg_ctl waits for stays the postmaster's. Makes $PRIV readable for the cluster's OS user and points
+# PG_BINDIR (which start_cluster and stop_all use) at $P_BIN.
+private_pg_ctl() {
+    local wrapper=$1
+    cat >"$P_BIN/pg_ctl" <<EOF || return 1
+#!/bin/sh
+exec '$SYS_BIN/pg_ctl' -p '$wrapper' "\$@"
+EOF
+    chmod 755 "$P_BIN/pg_ctl" "$wrapper" || return 1
+    chmod -R a+rX "$PRIV" || return 1
+    PG_BINDIR="$P_BIN"
+    export PG_BINDIR
+    log "build and private install: $((SECONDS - START)) s"
+}
+
+# private_start_services MAPS_RE WHAT: start the mock and the cluster (start_mock, start_cluster:
+# PRELOAD_LIBRARIES and EXTRA_PG_CONF as the script exported them), then check in /proc/PID/maps that
+# the postmaster runs the private build, $P_LIB/signicat.so, and its tool (a mapped file matching the
+# grep pattern MAPS_RE); WHAT describes the tool in the messages ("under valgrind"). Sets PMPID,
+# START_SERVICES.
+private_start_services() {
+    local maps_re=$1 what=$2
+    START_SERVICES=$SECONDS
+    start_mock || return 1
+    start_cluster || return 1
+    PMPID=$(head -n 1 "$WORKDIR/data/postmaster.pid") || return 1
+    if ! grep -q "$P_LIB/signicat.so" "/proc/$PMPID/maps" || ! grep -q "$maps_re" "/proc/$PMPID/maps"; then
+        die "the postmaster ($PMPID) does not run $P_LIB/signicat.so $what"
+        return 1
+    fi
+    log "postmaster $PMPID runs $P_BIN/postgres $what with $P_LIB/signicat.so (started in $((SECONDS - START_SERVICES)) s)"
+}
+
+# private_neutralise_rss TOOL: RSS readings mean nothing under TOOL (ASan's quarantine and redzones,
+# valgrind's own memory). The memory test reads RSS from /proc/self/status to check that thousands of
+# failing calls leave nothing behind: in the build copy only, that reading becomes a constant in the
+# test and in its expected output alike, so the test still drives all those error paths but no
+# longer judges RSS.
+private_neutralise_rss() {
+    local f
+    for f in "$BUILD/sql/memory.sql" "$BUILD/expected/memory.out"; do
+        if [[ -f $f ]]; then
+            sed -i "s|pg_read_file('/proc/self/status')|'VmRSS: 0 kB' /* $1: RSS not checked */|" "$f" ||
+                return 1
+        fi
+    done
+}
+
+# private_regress_tests [SKIP...]: print (space-separated) every test of the Makefile's REGRESS, in
+# its order, except the tests named SKIP.
+private_regress_tests() {
+    local all t keep=()
+    # shellcheck disable=SC2016  # $(REGRESS) is make's, not the shell's
+    all=$(make -C "$BUILD" -s --no-print-directory PG_CONFIG="$PG_CONFIG" -f Makefile \
+        -f <(printf 'print-regress:\n\t@echo $(REGRESS)\n') print-regress) || return 1
+    for t in $all; do
+        [[ " $* " == *" $t "* ]] || keep+=("$t")
+    done
+    echo "${keep[*]}"
+}
+
+# private_installcheck TEST...: run `make installcheck REGRESS='TEST...'` in $BUILD against the
+# cluster, output shown and kept in $OUT/installcheck.log. Sets SUITE_PASSED and SUITE_FAILED (tests
+# "... ok" and "... FAILED"; SUITE_FAILED is at least 1 when make failed) and SUITE_SECONDS; shows
+# the start of regression.diffs when something failed.
+private_installcheck() {
+    local rc=0 start=$SECONDS
+    make -C "$BUILD" PG_CONFIG="$PG_CONFIG" REGRESS="$*" installcheck 2>&1 |
+        tee "$OUT/installcheck.log" || rc=$?
+    SUITE_SECONDS=$((SECONDS - start))
+    SUITE_PASSED=$(grep -Ec '\.\.\. ok( |$)' "$OUT/installcheck.log" || true)
+    SUITE_FAILED=$(grep -Ec '\.\.\. FAILED( |$)' "$OUT/installcheck.log" || true)
+    if ((rc != 0 && SUITE_FAILED == 0)); then
+        SUITE_FAILED=1                      # pg_regress (or make) failed before running tests
+    fi
+    if ((SUITE_FAILED > 0)) && [[ -f $BUILD/regression.diffs ]]; then
+        log "regression.diffs (first 300 lines)"
+        head -n 300 "$BUILD/regression.diffs"
+    fi
+    return 0
+}
+
+# private_stop_cluster SECONDS: stop the cluster now, so that every process exits (and its tool
+# writes its reports) and the server log is complete: a fast shutdown of at most SECONDS, else an
+# immediate one (a fast shutdown right after a crash can wait for the restarting server).
+private_stop_cluster() {
+    if ! as_pg "$PG_BINDIR/pg_ctl" -D "$WORKDIR/data" -m fast -s -w -t "$1" stop >/dev/null 2>&1; then
+        as_pg "$PG_BINDIR/pg_ctl" -D "$WORKDIR/data" -m immediate -s -w stop >/dev/null 2>&1 || true
+    fi
+}
+
+# test_of_pid PID: the application_name (pg_regress/<test>) of the connection served by server
+# process PID, from the server log (the scripts set log_connections = on and log_line_prefix with
+# [%p]); empty for a process that served no connection (a background worker).
+test_of_pid() {
+    sed -nE "s/.*\[$1\] LOG:  connection authorized: .*application_name=([^ ]+).*/\1/p" "$PGLOG" |
+        head -n 1
+}
+
+# private_crashes: set CRASHES to the number of crashed server processes in $PGLOG (a signal, a
+# non-zero exit of a backend, a PANIC or a failed assertion) and list them with their tests.
+private_crashes() {
+    local re='terminated by signal|server process \(PID [0-9]+\) exited with exit code|PANIC:|TRAP:'
+    local line pid
+    CRASHES=$(grep -Ec "$re" "$PGLOG" || true)
+    if ((CRASHES > 0)); then
+        log "crashed server processes in $PGLOG:"
+        grep -E "$re" "$PGLOG" | while IFS= read -r line; do
+            pid=$(sed -nE 's/.*\(PID ([0-9]+)\).*/\1/p' <<<"$line")
+            echo "$line${pid:+   [$(test_of_pid "$pid")]}"
+        done
+    fi
+    return 0
+}
+
+# private_finish [COUNT...]: log the times and print the last line, "N passed, M failed": N is
+# SUITE_PASSED, M is SUITE_FAILED + CRASHES + every COUNT (the script's own tool errors). Returns 0
+# only when M is 0; make it the script's last command.
+private_finish() {
+    local failed=$((SUITE_FAILED + CRASHES)) n
+    for n in "$@"; do
+        failed=$((failed + n))
+    done
+    log "times: build+install $((START_SERVICES - START)) s, pg_regress $SUITE_SECONDS s, total $((SECONDS - START)) s"
+    echo "$SUITE_PASSED passed, $failed failed"
+    ((failed == 0))
 }

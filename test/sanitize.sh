@@ -52,13 +52,8 @@ SAN_COPT='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-rec
 
 install_cleanup_trap
 ensure_packages
-ensure_workdir
-START=$SECONDS
-BUILD="$WORKDIR/build"
-PRIV="$WORKDIR/pg"
+private_setup                       # test/lib.sh, "private builds": BUILD, PRIV, OUT, PGLOG, ...
 SANLOG="$WORKDIR/sanitizer"
-OUT="$WORKDIR/out"
-mkdir -p "$BUILD" "$PRIV" "$SANLOG" "$OUT"
 
 # ---- sanitizer runtimes ---------------------------------------------------------------------
 runtime() {     # runtime NAME: absolute path of gcc's shared sanitizer runtime NAME (e.g. libasan.so)
@@ -72,45 +67,10 @@ LIBUBSAN=$(runtime libubsan.so)
 log "sanitizer runtimes: $LIBASAN $LIBUBSAN"
 
 # ---- build (in a copy) and private install ---------------------------------------------------
-log "copying the tree to $BUILD"
-tar -C "$REPO_ROOT" --exclude=./.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
-    --exclude=./results --exclude='./regression.*' --exclude=./tmp_check --exclude=./log \
-    -cf - . | tar -C "$BUILD" -xf -
-
-log "building with $SAN_COPT"
-if ! make -C "$BUILD" -s PG_CONFIG="$PG_CONFIG" with_llvm=no COPT="$SAN_COPT" >"$OUT/build.log" 2>&1; then
-    cat "$OUT/build.log" >&2
-    die "sanitizer build failed"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
+private_build "$SAN_COPT" || private_abort
 grep -E 'warning|error' "$OUT/build.log" || true
-make -C "$BUILD" -s PG_CONFIG="$PG_CONFIG" with_llvm=no COPT="$SAN_COPT" DESTDIR="$PRIV" install \
-    >>"$OUT/build.log" 2>&1 || { cat "$OUT/build.log" >&2; die "make install DESTDIR=$PRIV failed"; }
-
-SYS_BIN=$("$PG_CONFIG" --bindir)
-SYS_LIB=$("$PG_CONFIG" --pkglibdir)
-SYS_SHARE=$("$PG_CONFIG" --sharedir)
-P_BIN="$PRIV$SYS_BIN"
-P_LIB="$PRIV$SYS_LIB"
-P_SHARE="$PRIV$SYS_SHARE"
-[[ -f $P_LIB/signicat.so && -f $P_SHARE/extension/signicat.control ]] ||
-    die "make install DESTDIR=$PRIV did not install signicat.so and signicat.control"
-
-# link_missing FROM TO: symlink every entry of FROM into TO that TO does not have yet
-link_missing() {
-    local e
-    mkdir -p "$2"
-    for e in "$1"/*; do
-        [[ -e $2/${e##*/} || -L $2/${e##*/} ]] || ln -s "$e" "$2/${e##*/}"
-    done
-}
-mkdir -p "$P_BIN"
-cp "$SYS_BIN/postgres" "$P_BIN/postgres"       # a copy: PostgreSQL resolves symlinks to itself
-link_missing "$SYS_LIB" "$P_LIB"                  # pg_cron.so, plpgsql.so, ... (signicat.so is ours)
-link_missing "$SYS_SHARE/extension" "$P_SHARE/extension"
-link_missing "$SYS_SHARE" "$P_SHARE"
-for b in initdb psql pg_isready; do ln -sf "$SYS_BIN/$b" "$P_BIN/$b"; done
+private_pg_tree || private_abort
+private_log_dir "$SANLOG"
 
 # The sanitizer runtimes are preloaded into the postmaster only (pg_ctl, initdb and psql run plain),
 # with a small shim library between them (LD_PRELOAD order: libasan first, as ASan requires; the
@@ -132,7 +92,7 @@ for b in initdb psql pg_isready; do ln -sf "$SYS_BIN/$b" "$P_BIN/$b"; done
 # which is scanned for them below.
 UBSAN_OPTS="print_stacktrace=1:fast_unwind_on_fatal=0:halt_on_error=1:abort_on_error=1:log_path=$SANLOG/ubsan"
 ASAN_OPTS="detect_leaks=0:abort_on_error=1:log_path=$SANLOG/asan"
-cat >"$PRIV/sanitizer_shim.c" <<EOF
+cat >"$PRIV/sanitizer_shim.c" <<SHIM
 #include <stddef.h>
 #include <stdint.h>
 char *swift_demangle(const char *name, size_t len, char *out, size_t *outlen, uint32_t flags);
@@ -140,28 +100,18 @@ const char *__ubsan_default_options(void);
 char *swift_demangle(const char *name, size_t len, char *out, size_t *outlen, uint32_t flags)
 { return NULL; }
 const char *__ubsan_default_options(void) { return "$UBSAN_OPTS"; }
-EOF
+SHIM
 gcc -shared -fPIC -o "$PRIV/sanitizer_shim.so" "$PRIV/sanitizer_shim.c" ||
     die "could not build $PRIV/sanitizer_shim.so"
-cat >"$P_BIN/postgres-sanitized" <<EOF
+cat >"$P_BIN/postgres-sanitized" <<WRAPPER
 #!/bin/sh
 # the postmaster (and so every backend it forks) with the sanitizer runtimes
 exec env LD_PRELOAD='$LIBASAN $PRIV/sanitizer_shim.so $LIBUBSAN' \\
     ASAN_OPTIONS='$ASAN_OPTS' UBSAN_OPTIONS='$UBSAN_OPTS' \\
     '$P_BIN/postgres' "\$@"
-EOF
-# pg_ctl: the system's, starting postgres-sanitized (pg_ctl's sh execs it, it execs postgres: the
-# pid pg_ctl waits for stays the postmaster's)
-cat >"$P_BIN/pg_ctl" <<EOF
-#!/bin/sh
-exec '$SYS_BIN/pg_ctl' -p '$P_BIN/postgres-sanitized' "\$@"
-EOF
-chmod 755 "$P_BIN/pg_ctl" "$P_BIN/postgres-sanitized"
-chmod -R a+rX "$PRIV"
-if _is_root; then chown "$(pg_os_user)": "$SANLOG"; fi
-PG_BINDIR="$P_BIN"
-export PG_BINDIR
-log "build and private install: $((SECONDS - START)) s"
+WRAPPER
+# pg_ctl: the system's, starting postgres-sanitized
+private_pg_ctl "$P_BIN/postgres-sanitized"
 
 # ---- services (the settings of test/run.sh, plus log_connections for the pid -> test map) ----
 export PRELOAD_LIBRARIES='signicat,pg_cron'
@@ -170,68 +120,23 @@ cron.use_background_workers = on
 max_worker_processes = 32
 log_connections = on
 log_line_prefix = '%m [%p] '"
-START_SERVICES=$SECONDS
-if ! start_mock || ! start_cluster; then
-    echo "0 passed, 1 failed"
-    exit 1
-fi
 # the library loaded by the server must be the instrumented one from the private tree
-pmpid=$(head -n 1 "$WORKDIR/data/postmaster.pid")
-if ! grep -q "$P_LIB/signicat.so" "/proc/$pmpid/maps" || ! grep -q libasan "/proc/$pmpid/maps"; then
-    die "the postmaster ($pmpid) did not load $P_LIB/signicat.so with libasan"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-log "postmaster $pmpid runs $P_BIN/postgres with the sanitizer runtimes and $P_LIB/signicat.so"
+private_start_services libasan "under ASan+UBSan" || private_abort
 
 # ---- pg_regress -------------------------------------------------------------------------------
 # RSS readings mean nothing under ASan: freed memory waits in ASan's quarantine (256 MB) and every
-# block has redzones, so a backend's RSS grows by megabytes without any leak. The memory test reads
-# RSS from /proc/self/status to check that 5000 failing calls leave nothing behind: in the build
-# copy, that reading becomes a constant in the test and in its expected output alike, so the test
-# still drives all those error paths under the sanitizers but no longer judges RSS.
-for f in "$BUILD/sql/memory.sql" "$BUILD/expected/memory.out"; do
-    if [[ -f $f ]]; then
-        sed -i "s|pg_read_file('/proc/self/status')|'VmRSS: 0 kB' /* ASan: RSS not checked */|" "$f"
-    fi
-done
+# block has redzones, so a backend's RSS grows by megabytes without any leak.
+private_neutralise_rss ASan
 # every test of the Makefile's REGRESS but those in SANITIZE_SKIP (space-separated; default none)
-# shellcheck disable=SC2016  # $(REGRESS) is make's, not the shell's
-ALL_TESTS=$(make -C "$BUILD" -s --no-print-directory PG_CONFIG="$PG_CONFIG" -f Makefile \
-    -f <(printf 'print-regress:\n\t@echo $(REGRESS)\n') print-regress)
-TESTS=()
-for t in $ALL_TESTS; do
-    [[ " ${SANITIZE_SKIP:-} " == *" $t "* ]] || TESTS+=("$t")
-done
+read -ra SKIP <<<"${SANITIZE_SKIP:-}"
+TEST_LIST=$(private_regress_tests "${SKIP[@]}")
+read -ra TESTS <<<"$TEST_LIST"
 log "pg_regress: make installcheck (in $BUILD): ${#TESTS[@]} tests${SANITIZE_SKIP:+; skipped: $SANITIZE_SKIP}"
-START_SUITE=$SECONDS
-rc=0
-make -C "$BUILD" PG_CONFIG="$PG_CONFIG" REGRESS="${TESTS[*]}" installcheck 2>&1 |
-    tee "$OUT/installcheck.log" || rc=$?
-SUITE_SECONDS=$((SECONDS - START_SUITE))
-passed=$(grep -Ec '\.\.\. ok( |$)' "$OUT/installcheck.log" || true)
-failed=$(grep -Ec '\.\.\. FAILED( |$)' "$OUT/installcheck.log" || true)
-if ((rc != 0 && failed == 0)); then
-    failed=1                                # pg_regress (or make) failed before running tests
-fi
-if ((failed > 0)) && [[ -f $BUILD/regression.diffs ]]; then
-    log "regression.diffs (first 300 lines)"
-    head -n 300 "$BUILD/regression.diffs"
-fi
-
-# Stop the server now, so that every report is written and the log is complete. (A fast shutdown
-# right after a crash can wait 60 s for the restarting server: then stop it immediately.)
-if ! as_pg "$PG_BINDIR/pg_ctl" -D "$WORKDIR/data" -m fast -s -w -t 20 stop >/dev/null 2>&1; then
-    as_pg "$PG_BINDIR/pg_ctl" -D "$WORKDIR/data" -m immediate -s -w stop >/dev/null 2>&1 || true
-fi
+private_installcheck "${TESTS[@]}"
+# Stop the server now, so that every report is written and the log is complete.
+private_stop_cluster 20
 
 # ---- sanitizer reports and crashes --------------------------------------------------------------
-PGLOG="$WORKDIR/postgres.log"
-# test_of_pid PID: the application_name of the connection with that pid (pg_regress/<test>)
-test_of_pid() {
-    sed -nE "s/.*\[$1\] LOG:  connection authorized: .*application_name=([^ ]+).*/\1/p" "$PGLOG" |
-        head -n 1
-}
 reports=0
 shopt -s nullglob
 for f in "$SANLOG"/asan.* "$SANLOG"/ubsan.*; do
@@ -252,18 +157,6 @@ if grep -Eq "$SAN_RE" "$PGLOG"; then
     grep -E -A 40 "$SAN_RE" "$PGLOG" | grep -Ev '^[0-9]{4}-[0-9]{2}-[0-9]{2} .* (LOG|DETAIL):  connection' |
         head -n 200
 fi
-# crashed server processes: a signal, a non-zero exit of a backend, a crash restart
-CRASH_RE='terminated by signal|server process \(PID [0-9]+\) exited with exit code|PANIC:|TRAP:'
-crashes=$(grep -Ec "$CRASH_RE" "$PGLOG" || true)
-if ((crashes > 0)); then
-    log "crashed server processes in $PGLOG:"
-    grep -E "$CRASH_RE" "$PGLOG" | while IFS= read -r line; do
-        pid=$(sed -nE 's/.*\(PID ([0-9]+)\).*/\1/p' <<<"$line")
-        echo "$line${pid:+   [$(test_of_pid "$pid")]}"
-    done
-fi
-log "sanitizer reports: $reports; crashed server processes: $crashes"
-log "times: build+install $((START_SERVICES - START)) s, pg_regress $SUITE_SECONDS s, total $((SECONDS - START)) s"
-failed=$((failed + reports + crashes))
-echo "$passed passed, $failed failed"
-((failed == 0))
+private_crashes                     # crashed server processes: CRASHES
+log "sanitizer reports: $reports; crashed server processes: $CRASHES"
+private_finish "$reports"

@@ -60,54 +60,14 @@ if ! command -v valgrind >/dev/null 2>&1; then
     _as_root env DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends valgrind ||
         { die "could not install valgrind"; exit 1; }
 fi
-ensure_workdir
-START=$SECONDS
-BUILD="$WORKDIR/build"
-PRIV="$WORKDIR/pg"
+private_setup                       # test/lib.sh, "private builds": BUILD, PRIV, OUT, PGLOG, ...
 VGLOG="$WORKDIR/valgrind"
-OUT="$WORKDIR/out"
 SUPP="$WORKDIR/valgrind.supp"
-mkdir -p "$BUILD" "$PRIV" "$VGLOG" "$OUT"
 
 # ---- build (in a copy) and private install ---------------------------------------------------
-log "copying the tree to $BUILD"
-tar -C "$REPO_ROOT" --exclude=./.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
-    --exclude=./results --exclude='./regression.*' --exclude=./tmp_check --exclude=./log \
-    -cf - . | tar -C "$BUILD" -xf -
-
-log "building with COPT='$VG_COPT'"
-if ! make -C "$BUILD" -s PG_CONFIG="$PG_CONFIG" with_llvm=no COPT="$VG_COPT" >"$OUT/build.log" 2>&1; then
-    cat "$OUT/build.log" >&2
-    die "build failed"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-make -C "$BUILD" -s PG_CONFIG="$PG_CONFIG" with_llvm=no COPT="$VG_COPT" DESTDIR="$PRIV" install \
-    >>"$OUT/build.log" 2>&1 || { cat "$OUT/build.log" >&2; die "make install DESTDIR=$PRIV failed"; }
-
-SYS_BIN=$("$PG_CONFIG" --bindir)
-SYS_LIB=$("$PG_CONFIG" --pkglibdir)
-SYS_SHARE=$("$PG_CONFIG" --sharedir)
-P_BIN="$PRIV$SYS_BIN"
-P_LIB="$PRIV$SYS_LIB"
-P_SHARE="$PRIV$SYS_SHARE"
-[[ -f $P_LIB/signicat.so && -f $P_SHARE/extension/signicat.control ]] ||
-    die "make install DESTDIR=$PRIV did not install signicat.so and signicat.control"
-
-# link_missing FROM TO: symlink every entry of FROM into TO that TO does not have yet
-link_missing() {
-    local e
-    mkdir -p "$2"
-    for e in "$1"/*; do
-        [[ -e $2/${e##*/} || -L $2/${e##*/} ]] || ln -s "$e" "$2/${e##*/}"
-    done
-}
-mkdir -p "$P_BIN"
-cp "$SYS_BIN/postgres" "$P_BIN/postgres"       # a copy: PostgreSQL resolves symlinks to itself
-link_missing "$SYS_LIB" "$P_LIB"
-link_missing "$SYS_SHARE/extension" "$P_SHARE/extension"
-link_missing "$SYS_SHARE" "$P_SHARE"
-for b in initdb psql pg_isready; do ln -sf "$SYS_BIN/$b" "$P_BIN/$b"; done
+private_build "$VG_COPT" || private_abort
+private_pg_tree || private_abort
+private_log_dir "$VGLOG"
 
 # PostgreSQL's src/tools/valgrind.supp (REL_15_STABLE), minus the Python allocator entries: raw
 # structures with padding bytes written to disk or sockets, CRCs over them, atomics' first write.
@@ -243,18 +203,9 @@ exec valgrind --tool=memcheck --trace-children=yes --track-origins=yes --num-cal
     --error-markers=VALGRINDERROR-BEGIN,VALGRINDERROR-END \\
     '$P_BIN/postgres' "\$@"
 EOF
-# pg_ctl: the system's, starting postgres-valgrind (pg_ctl's sh execs it, it execs valgrind, which
-# runs postgres in the same process: the pid pg_ctl waits for stays the postmaster's)
-cat >"$P_BIN/pg_ctl" <<EOF
-#!/bin/sh
-exec '$SYS_BIN/pg_ctl' -p '$P_BIN/postgres-valgrind' "\$@"
-EOF
-chmod 755 "$P_BIN/pg_ctl" "$P_BIN/postgres-valgrind"
-chmod -R a+rX "$PRIV" "$SUPP"
-if _is_root; then chown "$(pg_os_user)": "$VGLOG"; fi
-PG_BINDIR="$P_BIN"
-export PG_BINDIR
-log "build and private install: $((SECONDS - START)) s"
+chmod a+r "$SUPP"
+# pg_ctl: the system's, starting postgres-valgrind (which runs postgres in the same process)
+private_pg_ctl "$P_BIN/postgres-valgrind"
 
 # ---- services ---------------------------------------------------------------------------------
 export PRELOAD_LIBRARIES='signicat'
@@ -263,62 +214,23 @@ autovacuum = off
 max_connections = 20
 log_connections = on
 log_line_prefix = '%m [%p] '"
-START_SERVICES=$SECONDS
-if ! start_mock || ! start_cluster; then
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-pmpid=$(head -n 1 "$WORKDIR/data/postmaster.pid")
-if ! grep -q "$P_LIB/signicat.so" "/proc/$pmpid/maps" || ! grep -q vgpreload_memcheck "/proc/$pmpid/maps"; then
-    die "the postmaster ($pmpid) is not running $P_LIB/signicat.so under valgrind"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-log "postmaster $pmpid runs under valgrind with $P_LIB/signicat.so (started in $((SECONDS - START_SERVICES)) s)"
+private_start_services vgpreload_memcheck "under valgrind" || private_abort
 
 # ---- pg_regress -------------------------------------------------------------------------------
 if [[ $VALGRIND_TESTS == all ]]; then
     # every test of the Makefile's REGRESS but cron (pg_cron is not preloaded here)
-    # shellcheck disable=SC2016  # $(REGRESS) is make's, not the shell's
-    VALGRIND_TESTS=$(make -C "$BUILD" -s --no-print-directory PG_CONFIG="$PG_CONFIG" -f Makefile \
-        -f <(printf 'print-regress:\n\t@echo $(filter-out cron,$(REGRESS))\n') print-regress)
+    VALGRIND_TESTS=$(private_regress_tests cron)
 fi
-# RSS readings mean nothing under valgrind (its own memory is the process's): in the build copy, the
-# memory test's reading of /proc/self/status becomes a constant in the test and its expected output
-# alike, so that the test still drives its thousands of failing calls but does not judge RSS.
-for f in "$BUILD/sql/memory.sql" "$BUILD/expected/memory.out"; do
-    if [[ -f $f ]]; then
-        sed -i "s|pg_read_file('/proc/self/status')|'VmRSS: 0 kB' /* valgrind: RSS not checked */|" "$f"
-    fi
-done
+# RSS readings mean nothing under valgrind (its own memory is the process's).
+private_neutralise_rss valgrind
 log "pg_regress: make installcheck REGRESS='$VALGRIND_TESTS' (in $BUILD)"
-START_SUITE=$SECONDS
-rc=0
-make -C "$BUILD" PG_CONFIG="$PG_CONFIG" REGRESS="$VALGRIND_TESTS" installcheck 2>&1 |
-    tee "$OUT/installcheck.log" || rc=$?
-SUITE_SECONDS=$((SECONDS - START_SUITE))
-passed=$(grep -Ec '\.\.\. ok( |$)' "$OUT/installcheck.log" || true)
-failed=$(grep -Ec '\.\.\. FAILED( |$)' "$OUT/installcheck.log" || true)
-if ((rc != 0 && failed == 0)); then
-    failed=1
-fi
-if ((failed > 0)) && [[ -f $BUILD/regression.diffs ]]; then
-    log "regression.diffs (first 300 lines)"
-    head -n 300 "$BUILD/regression.diffs"
-fi
-
+read -ra TESTS <<<"$VALGRIND_TESTS"
+private_installcheck "${TESTS[@]}"
 # Fast shutdown: every process exits normally, so valgrind leak-checks each one.
 log "stopping the server (valgrind checks every process for leaks as it exits)"
-if ! as_pg "$PG_BINDIR/pg_ctl" -D "$WORKDIR/data" -m fast -s -w -t 120 stop >/dev/null 2>&1; then
-    as_pg "$PG_BINDIR/pg_ctl" -D "$WORKDIR/data" -m immediate -s -w stop >/dev/null 2>&1 || true
-fi
+private_stop_cluster 120
 
 # ---- valgrind reports ---------------------------------------------------------------------------
-PGLOG="$WORKDIR/postgres.log"
-test_of_pid() {
-    sed -nE "s/.*\[$1\] LOG:  connection authorized: .*application_name=([^ ]+).*/\1/p" "$PGLOG" |
-        head -n 1
-}
 # split every log into its error blocks (between the markers), one file per block
 python3 - "$VGLOG" "$BUILD/src/" <<'PY' >"$OUT/valgrind-errors.txt"
 import glob, os, re, sys
@@ -363,13 +275,6 @@ if ((other > 0)); then
         sort | uniq -c | sort -rn | head -n 20
     log "(their stacks: $OUT/valgrind-errors.txt; KEEP_WORKDIR=1 keeps it)"
 fi
-crashes=$(grep -Ec 'terminated by signal|server process \(PID [0-9]+\) exited with exit code|PANIC:|TRAP:' "$PGLOG" || true)
-if ((crashes > 0)); then
-    log "crashed server processes:"
-    grep -E 'terminated by signal|server process \(PID [0-9]+\) exited with exit code|PANIC:|TRAP:' "$PGLOG"
-fi
-log "valgrind logs: $nlogs processes; errors in our code: $ours; elsewhere: $other; crashes: $crashes"
-log "times: build+install $((START_SERVICES - START)) s, pg_regress $SUITE_SECONDS s, total $((SECONDS - START)) s"
-failed=$((failed + ours + crashes))
-echo "$passed passed, $failed failed"
-((failed == 0))
+private_crashes                     # crashed server processes: CRASHES
+log "valgrind logs: $nlogs processes; errors in our code: $ours; elsewhere: $other; crashes: $CRASHES"
+private_finish "$ours"
