@@ -21,6 +21,7 @@
 
 #include "signicat.h"
 
+/* only pg_atomic_uint64 members: see COUNTERS_PER_OPERATION */
 typedef struct OperationStats
 {
 	pg_atomic_uint64 calls;
@@ -59,23 +60,21 @@ signicat_stats_shmem_size(void)
 	return MAXALIGN(offsetof(StatsShared, ops) + sizeof(OperationStats) * nslots());
 }
 
+/* Every member of OperationStats is a counter: walk them as an array. */
+#define COUNTERS_PER_OPERATION (sizeof(OperationStats) / sizeof(pg_atomic_uint64))
+StaticAssertDecl(sizeof(OperationStats) % sizeof(pg_atomic_uint64) == 0,
+				 "OperationStats holds only counters");
+
 static void
 init_stats(StatsShared *s)
 {
 	pg_atomic_init_u64(&s->reset_at, (uint64) GetCurrentTimestamp());
 	for (int i = 0; i < nslots(); i++)
 	{
-		OperationStats *o = &s->ops[i];
+		pg_atomic_uint64 *counters = (pg_atomic_uint64 *) &s->ops[i];
 
-		pg_atomic_init_u64(&o->calls, 0);
-		for (int c = 0; c < SIGNICAT_ERROR_CLASSES; c++)
-			pg_atomic_init_u64(&o->errors[c], 0);
-		pg_atomic_init_u64(&o->retries, 0);
-		pg_atomic_init_u64(&o->total_us, 0);
-		pg_atomic_init_u64(&o->max_us, 0);
-		pg_atomic_init_u64(&o->bytes_in, 0);
-		pg_atomic_init_u64(&o->bytes_out, 0);
-		pg_atomic_init_u64(&o->last_error_at, 0);
+		for (size_t c = 0; c < COUNTERS_PER_OPERATION; c++)
+			pg_atomic_init_u64(&counters[c], 0);
 	}
 }
 
@@ -234,17 +233,10 @@ signicat_stats_reset(PG_FUNCTION_ARGS)
 
 	for (int i = 0; i < nslots(); i++)
 	{
-		OperationStats *o = &s->ops[i];
+		pg_atomic_uint64 *counters = (pg_atomic_uint64 *) &s->ops[i];
 
-		pg_atomic_write_u64(&o->calls, 0);
-		for (int c = 0; c < SIGNICAT_ERROR_CLASSES; c++)
-			pg_atomic_write_u64(&o->errors[c], 0);
-		pg_atomic_write_u64(&o->retries, 0);
-		pg_atomic_write_u64(&o->total_us, 0);
-		pg_atomic_write_u64(&o->max_us, 0);
-		pg_atomic_write_u64(&o->bytes_in, 0);
-		pg_atomic_write_u64(&o->bytes_out, 0);
-		pg_atomic_write_u64(&o->last_error_at, 0);
+		for (size_t c = 0; c < COUNTERS_PER_OPERATION; c++)
+			pg_atomic_write_u64(&counters[c], 0);
 	}
 	pg_atomic_write_u64(&s->reset_at, (uint64) GetCurrentTimestamp());
 	PG_RETURN_VOID();
