@@ -53,6 +53,7 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 
 our @EXPORT = qw(start_mock mock mock_port new_node seed_and_watch wait_until wait_query query
+  interrupt_mid_round
   worker_pid check_history check_no_crash log_offset wait_for_log_after enc_json dec_json);
 
 # Loopback only: never through a proxy that may be set in the environment (libcurl inside the
@@ -382,6 +383,69 @@ sub history_dump
 		WHERE watch_id IN (SELECT watch_id FROM signicat.status_history
 		                   GROUP BY watch_id HAVING count(*) <> 2 LIMIT 10)
 		ORDER BY watch_id, seq LIMIT 60});
+}
+
+# interrupt_mid_round($name, $what, $interrupt, $allow_sigkill): the scenario of 001 and 002.  200 processing
+# processes, each final after 6 GETs, GETs slowed to 30 ms so that a round takes a while; once
+# some transitions are committed and polls are in flight, $interrupt->($node, $pid) ends the
+# worker ($what names it in messages).  Then a new worker must come back, the history committed
+# before must survive, and every item must end accepted with one history row per transition.
+sub interrupt_mid_round
+{
+	my ($name, $what, $interrupt, $allow_sigkill) = @_;
+
+	start_mock();
+	mock('POST', '/__mock/config', { process_polls_until_final => 6 });
+	mock('POST', '/__mock/faults',
+		{ operation => 'assure_get_process', delay_ms => 30, count => -1 });
+
+	my $node = new_node($name);
+	my $log0 = log_offset($node);
+	my $pid;
+	wait_until('the worker runs', 30, sub { $pid = worker_pid($node) })
+	  or die('no signicat worker');
+	note "worker pid $pid";
+
+	seed_and_watch($node, 200);
+
+	# mid-round: some items done, others not, and polls in flight right now
+	wait_query($node, 'the worker is mid-round with some items done', 60, q{
+		SELECT (SELECT count(*) FROM signicat.watch WHERE state = 'done') > 0
+		   AND (SELECT count(*) FROM signicat.watch WHERE state <> 'done') > 0
+		   AND (SELECT in_flight FROM signicat.worker_status) > 0})
+	  or die('the worker never got mid-round');
+
+	my $rows_before = query($node, 'SELECT count(*) FROM signicat.status_history');
+	note "before $what: " . query($node, q{
+		SELECT (SELECT count(*) FROM signicat.status_history) || ' history rows, '
+		    || (SELECT count(*) FROM signicat.watch WHERE state = 'done') || ' done, '
+		    || (SELECT count(*) FROM signicat.watch WHERE claimed_until IS NOT NULL) || ' claimed'});
+
+	$interrupt->($node, $pid);
+
+	my $new_pid;
+	wait_until('a new worker runs', 30, sub {
+		my $p = worker_pid($node);
+		$new_pid = $p if defined $p && $p != $pid;
+		return defined $new_pid;
+	});
+	ok(defined $new_pid, 'the worker came back with a new pid (' . ($new_pid // 'none') . ')');
+	cmp_ok(query($node, 'SELECT count(*) FROM signicat.status_history'), '>=', $rows_before,
+		"the history committed before $what survived it");
+
+	mock('DELETE', '/__mock/faults');
+	wait_query($node, 'every item is done', 60,
+		q{SELECT count(*) = 200 FROM signicat.watch WHERE state = 'done'});
+
+	# a short pause: nothing more may change once everything is done
+	usleep(500_000);
+	check_history($node, items => 200, final => 'accepted',
+		# results lost in the interruption may make the first status seen a final one
+		paths => [ 'NULL>processing>accepted', 'NULL>accepted' ]);
+	is(query($node, "SELECT count(*) FROM signicat.watch WHERE status = 'accepted'"), 200,
+		'all 200 final statuses are accepted');
+	check_no_crash($node, $log0, $allow_sigkill);
+	return $node;
 }
 
 1;
