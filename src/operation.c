@@ -239,6 +239,10 @@ scalar_text(Datum value, Oid type)
 			return JsonEncodeDateTime(NULL, value, type, &utc);
 		case BOOLOID:
 			return pstrdup(DatumGetBool(value) ? "true" : "false");
+		case UUIDOID:			/* the common cases, without a catalog lookup per call */
+			return DatumGetCString(DirectFunctionCall1(uuid_out, value));
+		case TEXTOID:
+			return TextDatumGetCString(value);
 		default:
 			getTypeOutputInfo(type, &out, &isvarlena);
 			return OidOutputFunctionCall(out, value);

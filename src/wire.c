@@ -77,6 +77,27 @@ wire_sqlstate_for_status(long status)
 }
 
 /*
+ * Length of the leading run of s[0..len) that percent-encoding leaves as it
+ * is: RFC 3986's unreserved characters (the ones curl_easy_escape keeps),
+ * without "." when dots are escaped too.
+ */
+static size_t
+unreserved_prefix(const char *s, size_t len, bool escape_dots)
+{
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  c == '-' || c == '_' || c == '~' || (c == '.' && !escape_dots)))
+			break;
+	}
+	return i;
+}
+
+/*
  * Percent-encode s[0..len) with libcurl: every byte but the unreserved
  * characters.  With escape_dots also ".", so that "." and ".." are data and
  * never dot segments of a path.
@@ -93,6 +114,16 @@ wire_escape(const char *s, size_t len, bool escape_dots)
 	/* libcurl takes a length of 0 to mean strlen(s) */
 	if (len == 0)
 		return calloc(1, 1);
+	/* nothing to escape (ids, enum values): skip libcurl's byte-by-byte buffer */
+	if (unreserved_prefix(s, len, escape_dots) == len)
+	{
+		out = malloc(len + 1);
+		if (out == NULL)
+			return NULL;
+		memcpy(out, s, len);
+		out[len] = '\0';
+		return out;
+	}
 	escaped = curl_easy_escape(NULL, s, (int) len);
 	if (escaped == NULL)
 		return NULL;
