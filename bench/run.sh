@@ -7,13 +7,16 @@
 # a listener that never answers (for cancel latency) and a throw-away PostgreSQL 15 cluster with
 # signicat preloaded and pointed at nginx, then measures:
 #   1. per-call overhead      assure_get_process and request() in one backend vs raw libcurl
-#                             (bench/raw_get.c) over the same keep-alive GET
+#                             (bench/raw_get.c) over the same keep-alive GET, and vs the ceiling
+#                             (bench/ceiling.c: the same GET plus jsonb_in in a backend, nothing else)
 #   2. concurrency + token    8 backends x 5,000 calls at once after a fresh restart; token requests
-#   3. worker throughput      20,000 watched processes polled by the background worker (SKIP when
-#                             signicat.watch / signicat.watch_add do not exist)
+#   3. worker throughput      20,000 watched processes polled by the background worker, then the
+#                             same after emptying and vacuuming the table (SKIP without the worker)
 #   4. memory                 backend RSS growth over 100,000 calls; 200,000-row listing rows/s
 #                             and peak RSS growth
 #   5. cancel latency         pg_cancel_backend on a request that is never answered, 5 times
+#   6. instructions per call  raw_get, the ceiling function and assure_get_process under callgrind
+#                             (a single-user backend): counts that do not depend on the machine's load
 # and prints a table "figure | value | target | result", also written to bench/results.json.
 #
 # Exit status: 0 once the setup worked, whatever the figures (a FAIL is a finding, not a crash);
@@ -49,6 +52,8 @@ MEM_CALLS=100000            # figure 4
 LIST_ROWS=200000            # figure 4 (pages are generated for exactly this)
 LIST_PAGE=2000              # figure 4
 CANCEL_REPEATS=5            # figure 5
+INSTR_WARMUP=100            # figure 6, calls of the short run
+INSTR_CALLS=1000            # figure 6, more calls in the long run
 
 # ---- targets ----
 TARGET_RATIO=0.9            # extension calls/s >= 0.9 x raw libcurl
@@ -171,6 +176,10 @@ setup_packages() {
               _as_root env DEBIAN_FRONTEND=noninteractive apt-get -q install -y nginx; }
     fi
     NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+    if ! command -v valgrind >/dev/null 2>&1; then     # figure 6; without it the figure is skipped
+        log "installing valgrind"
+        _as_root env DEBIAN_FRONTEND=noninteractive apt-get -q install -y valgrind || true
+    fi
 }
 
 # The listing's pages: page_<offset>.json for every offset the extension asks for.
@@ -284,6 +293,9 @@ $$ SELECT f[12]::bigint + f[13]::bigint
 CREATE TABLE public.bench_cancel_sent (run int PRIMARY KEY, at timestamptz NOT NULL);
 CREATE TABLE public.bench_cancel_caught (run int PRIMARY KEY, at timestamptz NOT NULL);
 EOF
+    # the ceiling of figure 1 (bench/ceiling.c, built next to raw_get)
+    psql_q -c "CREATE FUNCTION public.bench_ceiling_get(url text) RETURNS jsonb
+                   AS '$WORKDIR/ceiling.so', 'bench_ceiling_get' LANGUAGE C STRICT"
 }
 
 # ---- figure 1: per-call overhead ----
@@ -344,13 +356,15 @@ figure_per_call() {
     local url="http://127.0.0.1:$NGINX_PORT/assure/dossiers/$DOSSIER/processes/$PROCESS"
     local get="signicat.assure_get_process('$DOSSIER', '$PROCESS')"
     local req="signicat.request('GET', '/assure/dossiers/$DOSSIER/processes/$PROCESS')"
-    local doc=$WORKDIR/process.json r v c status ratio ceiling name
+    local ceil="bench_ceiling_get('$url')"
+    local doc=$WORKDIR/process.json r v c status ratio of_ceiling name
     # best of ROUNDS: highest rate, lowest CPU per call, separately
-    declare -A rate=([raw]=0 [rawext]=0 [get]=0 [req]=0 [jsonb]=0) cpu=([raw]=1e9 [rawext]=1e9 [get]=1e9 [req]=1e9)
+    declare -A rate=([raw]=0 [rawext]=0 [get]=0 [req]=0 [ceil]=0 [jsonb]=0)
+    declare -A cpu=([raw]=1e9 [rawext]=1e9 [get]=1e9 [req]=1e9 [ceil]=1e9)
 
     # the same answer both ways
-    v=$(psql_q -c "SELECT $get = $req AND ($get ->> 'status') = 'accepted'")
-    [[ $v == t ]] || { echo "assure_get_process and request() disagree or fail: $v" >&2; return 1; }
+    v=$(psql_q -c "SELECT $get = $req AND $get = $ceil AND ($get ->> 'status') = 'accepted'")
+    [[ $v == t ]] || { echo "assure_get_process, request() and the ceiling disagree or fail: $v" >&2; return 1; }
     curl -fsS -o "$doc" "$url"
     if [[ -n $PIN_SERVER ]]; then
         log "pinning: nginx worker on CPU $PIN_SERVER, raw_get and the measured backend on CPU $PIN_CLIENT"
@@ -358,12 +372,13 @@ figure_per_call() {
     fi
 
     for ((r = 1; r <= ROUNDS; r++)); do
-        for name in raw get req rawext jsonb; do
+        for name in raw get req ceil rawext jsonb; do
             case $name in
                 raw) v=$(raw_rate "$url") ;;
                 rawext) v=$(raw_rate --mode ext "$url") ;;
                 get) v=$(ext_rate "$get") ;;
                 req) v=$(ext_rate "$req") ;;
+                ceil) v=$(ext_rate "$ceil") ;;
                 jsonb) v="$(jsonb_rate "$doc")|" ;;
             esac
             IFS='|' read -r v c <<<"$v"
@@ -374,7 +389,7 @@ figure_per_call() {
         log "round $r, best so far: raw ${rate[raw]}/s ${cpu[raw]} us," \
             "raw with the extension's libcurl pattern ${rate[rawext]}/s ${cpu[rawext]} us," \
             "assure_get_process ${rate[get]}/s ${cpu[get]} us, request ${rate[req]}/s ${cpu[req]} us," \
-            "jsonb_in alone ${rate[jsonb]}/s"
+            "ceiling ${rate[ceil]}/s ${cpu[ceil]} us, jsonb_in alone ${rate[jsonb]}/s"
     done
     [[ -z $PIN_SERVER ]] || pin_nginx ""
 
@@ -383,6 +398,7 @@ figure_per_call() {
         "${rate[raw]}" "calls/s" "floor" "-" "{\"cpu_us_per_call\": ${cpu[raw]}}"
     for name in get req; do
         ratio=$(calc "round(${rate[$name]} / ${rate[raw]}, 3)")
+        of_ceiling=$(calc "round(${rate[$name]} / ${rate[ceil]}, 3)")
         status=$(pass_if "$ratio >= $TARGET_RATIO")
         if [[ $name == get ]]; then
             set -- get_process_rate "1. assure_get_process, 1 backend"
@@ -390,10 +406,10 @@ figure_per_call() {
             set -- request_rate "1. request('GET', ...), 1 backend"
         fi
         record "$1" "$2" \
-            "$(printf '%.0f calls/s (%.2fx raw); CPU %.1f us/call (+%.1f)' "${rate[$name]}" "$ratio" \
-                      "${cpu[$name]}" "$(calc "${cpu[$name]} - ${cpu[raw]}")")" \
+            "$(printf '%.0f calls/s (%.2fx raw, %.2fx ceiling); CPU %.1f us/call (+%.1f)' "${rate[$name]}" \
+                      "$ratio" "$of_ceiling" "${cpu[$name]}" "$(calc "${cpu[$name]} - ${cpu[raw]}")")" \
             "${rate[$name]}" "calls/s" ">= ${TARGET_RATIO}x raw" "$status" \
-            "{\"ratio_to_raw\": $ratio, \"cpu_us_per_call\": ${cpu[$name]}}"
+            "{\"ratio_to_raw\": $ratio, \"ratio_to_ceiling\": $of_ceiling, \"cpu_us_per_call\": ${cpu[$name]}}"
     done
     record raw_libcurl_ext_pattern "1. raw libcurl, extension's pattern (reset+multi)" \
         "$(printf '%.0f calls/s (%.2fx raw); CPU %.1f us/call' "${rate[rawext]}" \
@@ -402,11 +418,12 @@ figure_per_call() {
     record jsonb_in_rate "1. jsonb_in of the same answer, SQL only" \
         "$(printf '%.0f/s (%.1f us each)' "${rate[jsonb]}" "$(calc "1e6 / ${rate[jsonb]}")")" \
         "${rate[jsonb]}" "per s" "info" "-"
-    # a perfect extension: the raw transfer plus one jsonb_in, nothing else
-    ceiling=$(calc "1 / (1 / ${rate[raw]} + 1 / ${rate[jsonb]})")
-    record ceiling_rate "1. ceiling: raw libcurl + jsonb_in" \
-        "$(printf '%.0f calls/s (%.2fx raw)' "$ceiling" "$(calc "$ceiling / ${rate[raw]}")")" \
-        "$ceiling" "calls/s" "info" "-"
+    # a perfect extension: the raw transfer plus one jsonb_in in a backend, nothing else
+    record ceiling_rate "1. ceiling: bench/ceiling.c, GET + jsonb_in" \
+        "$(printf '%.0f calls/s (%.2fx raw); CPU %.1f us/call (+%.1f)' "${rate[ceil]}" \
+                  "$(calc "${rate[ceil]} / ${rate[raw]}")" "${cpu[ceil]}" "$(calc "${cpu[ceil]} - ${cpu[raw]}")")" \
+        "${rate[ceil]}" "calls/s" "info" "-" \
+        "{\"ratio_to_raw\": $(calc "round(${rate[ceil]} / ${rate[raw]}, 3)"), \"cpu_us_per_call\": ${cpu[ceil]}}"
 }
 
 # ---- figure 2: concurrency and token sharing ----
@@ -446,54 +463,61 @@ figure_concurrency() {
 
 # ---- figure 3: background worker throughput ----
 
+# worker_pass LABEL KEY: enrol WORKER_ROWS due processes and time the worker until it has polled
+# them all and written their status; one row of the table. All in one session: progress is the
+# worker's own counter (signicat.worker_counters(), shared memory), checked every 10 ms by a DO
+# loop, so that measuring costs the 2 cores next to nothing (a count(*) over the table from a new
+# psql every 50 ms took a good part of one); the rows are checked once at the end.
+worker_pass() {
+    local label=$1 key=$2 out n secs rate errs status
+    out=$(psql_q <<EOF
+SELECT set_config('bench.polled_target', (coalesce(sum(polled), 0) + $WORKER_ROWS)::text, false)
+FROM signicat.worker_counters() WHERE database = current_database() \g /dev/null
+SELECT count(signicat.watch_add('assure_process', gen_random_uuid(), gen_random_uuid()))
+FROM generate_series(1, $WORKER_ROWS) \g /dev/null
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+DO \$\$
+DECLARE
+    deadline timestamptz := clock_timestamp() + interval '$WORKER_TIMEOUT seconds';
+BEGIN
+    WHILE (SELECT coalesce(sum(polled), 0) FROM signicat.worker_counters()
+           WHERE database = current_database()) < current_setting('bench.polled_target')::bigint
+          AND clock_timestamp() < deadline LOOP
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END
+\$\$;
+SELECT extract(epoch FROM clock_timestamp()) - :t0 AS secs \gset
+SELECT count(*) FILTER (WHERE last_polled_at IS NOT NULL AND status IS NOT NULL),
+       count(*) FILTER (WHERE errors > 0 OR last_error IS NOT NULL), :secs
+FROM signicat.watch;
+EOF
+)
+    IFS='|' read -r n errs secs <<<"$out"
+    [[ $n =~ ^[0-9]+$ && $errs =~ ^[0-9]+$ ]] || { echo "bad worker figures: $out" >&2; return 1; }
+    rate=$(calc "$n / $secs")
+    status=$(pass_if "$n >= $WORKER_ROWS and $rate >= $TARGET_WORKER_RATE and $errs == 0")
+    record "$key" "$label" \
+        "$(printf '%.0f polls/s (%d polled in %.1f s, %d errors)' "$rate" "$n" "$secs" "$errs")" "$rate" "polls/s" \
+        ">= $TARGET_WORKER_RATE polls/s, 0 errors" "$status"
+}
+
 figure_worker() {
-    local have fn err_pred errs n t0 t1 now secs rate status deadline
-    have=$(psql_q -c "SELECT to_regclass('signicat.watch') IS NOT NULL")
-    fn=$(psql_q -c "SELECT to_regprocedure('signicat.watch_add(text, uuid, uuid)') IS NOT NULL")
-    if [[ $have != t || $fn != t ]]; then
-        log "signicat.watch or signicat.watch_add(text, uuid, uuid) does not exist: SKIP"
+    if [[ $(psql_q -c "SELECT to_regprocedure('signicat.worker_counters()') IS NOT NULL") != t ]]; then
+        log "signicat.worker_counters() does not exist: SKIP"
         record worker_rate "3. worker polls ($WORKER_ROWS due rows)" "not available" "" "polls/s" \
             ">= $TARGET_WORKER_RATE polls/s, 0 errors" "SKIP"
         return 0
     fi
-    # a predicate for rows in error, whatever the worker calls its error columns
-    # (last_error, error_count, ...): any of them set to something other than 0, '' or false
-    err_pred=$(psql_q <<'EOF'
-SELECT string_agg(format('(%1$I IS NOT NULL AND %1$I::text NOT IN (''0'', '''', ''false''))', attname), ' OR ')
-FROM pg_attribute
-WHERE attrelid = 'signicat.watch'::regclass AND attnum > 0 AND NOT attisdropped AND attname ~ 'err'
-EOF
-)
-    # a worker for this database: started by signicat.worker_databases (BENCH_EXTRA_PG_CONF) or
-    # here, when the extension has signicat.start_worker() (it returns NULL if one runs already)
-    if [[ $(psql_q -c "SELECT to_regprocedure('signicat.start_worker()') IS NOT NULL") == t ]]; then
-        log "worker pid: $(psql_q -c "SELECT coalesce(signicat.start_worker()::text, 'already running')")"
-    fi
+    # a worker for this database (start_worker() returns NULL when one runs already, e.g. from
+    # signicat.worker_databases in BENCH_EXTRA_PG_CONF)
+    log "worker pid: $(psql_q -c "SELECT coalesce(signicat.start_worker()::text, 'already running')")"
     psql_q -c "DELETE FROM signicat.watch" >/dev/null
-    psql_q -c "SELECT count(signicat.watch_add('assure_process', gen_random_uuid(), gen_random_uuid()))
-               FROM generate_series(1, $WORKER_ROWS)" >/dev/null
-    t0=$(now_s)
-    deadline=$(calc "$t0 + $WORKER_TIMEOUT")
-    while :; do
-        n=$(psql_q -c "SELECT count(*) FROM signicat.watch WHERE last_polled_at IS NOT NULL")
-        now=$(now_s)
-        ((n >= WORKER_ROWS)) && break
-        if [[ $(calc "int($now > $deadline)") == 1 ]]; then
-            break
-        fi
-        sleep 0.05
-    done
-    t1=$(now_s)
-    secs=$(calc "$t1 - $t0")
-    rate=$(calc "$n / $secs")
-    errs=0
-    if [[ -n $err_pred ]]; then
-        errs=$(psql_q -c "SELECT count(*) FROM signicat.watch WHERE $err_pred")
-    fi
-    status=$(pass_if "$n >= $WORKER_ROWS and $rate >= $TARGET_WORKER_RATE and $errs == 0")
-    record worker_rate "3. worker polls ($WORKER_ROWS due rows)" \
-        "$(printf '%.0f polls/s (%d polled in %.1f s, %d errors)' "$rate" "$n" "$secs" "$errs")" "$rate" "polls/s" \
-        ">= $TARGET_WORKER_RATE polls/s, 0 errors" "$status"
+    worker_pass "3. worker polls ($WORKER_ROWS due rows)" worker_rate
+    # The same after the table was emptied and vacuumed (what a job trimming finished items does):
+    # the planner statistics then say "no rows" while the table fills up again.
+    psql_q -c "DELETE FROM signicat.watch" -c "VACUUM signicat.watch, signicat.status_history" >/dev/null
+    worker_pass "3. worker polls, table emptied + vacuumed first" worker_rate_refill
 }
 
 # ---- figure 4: memory ----
@@ -604,6 +628,70 @@ EOF
         "$(pass_if "$max < $TARGET_CANCEL_MS")"
 }
 
+# ---- figure 6: instructions per call ----
+
+# callgrind_ir CMD...: the instructions callgrind counted for CMD (its "Collected : N" line); the
+# standard input is CMD's.
+callgrind_ir() {
+    "$@" 2>&1 >/dev/null | awk '/Collected :/ { print $NF }'
+}
+
+# backend_ir SQL-CALL N: instructions of a single-user backend evaluating SQL-CALL N times.
+backend_ir() {
+    printf 'SELECT count(%s) FROM generate_series(1, %d) AS i\n' "$1" "$2" |
+        callgrind_ir as_pg valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            "$PG_BINDIR/postgres" --single -D "$WORKDIR/data" postgres
+}
+
+# Wall-clock rates on a shared 2-core VM move by 10-20% from run to run; instruction counts do
+# not. Each figure is the difference of two runs (INSTR_WARMUP and INSTR_WARMUP + INSTR_CALLS
+# calls) divided by INSTR_CALLS, so start-up, library loading and the token request cancel out.
+# User-space instructions only: the kernel's share of a loopback round trip is not in them.
+figure_instructions() {
+    local url="http://127.0.0.1:$NGINX_PORT/assure/dossiers/$DOSSIER/processes/$PROCESS"
+    local doc name expr a b
+    declare -A ir
+    command -v valgrind >/dev/null 2>&1 || { log "valgrind is not installed: SKIP"; return 0; }
+    doc=$(cat "$WORKDIR/process.json")
+    # shellcheck disable=SC2016  # a literal $doc$
+    [[ $doc != *'$doc$'* && $doc != *$'\n'* ]] || { echo "the answer does not fit in one SQL line" >&2; return 1; }
+
+    a=$(callgrind_ir valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            "$WORKDIR/raw_get" "$url" "$INSTR_WARMUP")
+    b=$(callgrind_ir valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            "$WORKDIR/raw_get" "$url" "$((INSTR_WARMUP + INSTR_CALLS))")
+    ir[raw]=$(((b - a) / INSTR_CALLS))
+
+    # single-user mode needs the data directory to itself
+    as_pg "$PG_BINDIR/pg_ctl" -D "$WORKDIR/data" -m fast -w -t 60 -s stop
+    for name in ceil get jsonb; do
+        case $name in
+            ceil) expr="bench_ceiling_get('$url')" ;;
+            get) expr="signicat.assure_get_process('$DOSSIER', '$PROCESS')" ;;
+            jsonb) expr="(\$doc\$$doc\$doc\$ || repeat(' ', i % 2))::jsonb" ;;
+        esac
+        a=$(backend_ir "$expr" "$INSTR_WARMUP")
+        b=$(backend_ir "$expr" "$((INSTR_WARMUP + INSTR_CALLS))")
+        [[ -n $a && -n $b ]] || { echo "callgrind counted nothing for $name" >&2; return 1; }
+        ir[$name]=$(((b - a) / INSTR_CALLS))
+    done
+    as_pg "$PG_BINDIR/pg_ctl" -D "$WORKDIR/data" -w -t 60 -s -l "$WORKDIR/postgres.log" start
+    log "instructions per call: raw ${ir[raw]}, ceiling ${ir[ceil]}, assure_get_process ${ir[get]}," \
+        "jsonb_in ${ir[jsonb]}"
+
+    record ir_raw "6. instructions/call: raw libcurl (raw_get.c)" "${ir[raw]}" "${ir[raw]}" "instructions" "info" "-"
+    record ir_jsonb "6. instructions/call: jsonb_in of the answer, SQL only" \
+        "$(printf '%d (%.2fx raw)' "${ir[jsonb]}" "$(calc "${ir[jsonb]} / ${ir[raw]}")")" \
+        "${ir[jsonb]}" "instructions" "info" "-"
+    record ir_ceiling "6. instructions/call: ceiling (GET + jsonb_in)" \
+        "$(printf '%d (%.2fx raw)' "${ir[ceil]}" "$(calc "${ir[ceil]} / ${ir[raw]}")")" \
+        "${ir[ceil]}" "instructions" "info" "-"
+    record ir_get_process "6. instructions/call: assure_get_process" \
+        "$(printf '%d (%.2fx raw, +%d over the ceiling)' "${ir[get]}" "$(calc "${ir[get]} / ${ir[raw]}")" \
+                  "$((ir[get] - ir[ceil]))")" \
+        "${ir[get]}" "instructions" "info" "-"
+}
+
 # ---- report ----
 
 report() {
@@ -666,6 +754,9 @@ ensure_workdir
 log "work directory: $WORKDIR"
 log "building raw_get"
 gcc -O2 -Wall -o "$WORKDIR/raw_get" "$BENCH_DIR/raw_get.c" -lcurl
+log "building the ceiling function"
+gcc -O2 -Wall -fPIC -shared -I"$("$PG_CONFIG" --includedir-server)" -o "$WORKDIR/ceiling.so" \
+    "$BENCH_DIR/ceiling.c" -lcurl
 : >"$WORKDIR/results.tsv"
 start_nginx
 start_bench_cluster
@@ -675,6 +766,7 @@ run_section "concurrency and token sharing" figure_concurrency
 run_section "worker throughput" figure_worker
 run_section "memory" figure_memory
 run_section "cancel latency" figure_cancel
+run_section "instructions per call" figure_instructions
 
 log "results (also in bench/results.json)"
 report
