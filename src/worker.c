@@ -23,7 +23,9 @@
 #include <math.h>
 #include <signal.h>
 
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
 #include "commands/dbcommands.h"
@@ -34,6 +36,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/bufmgr.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
@@ -42,7 +45,9 @@
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -281,16 +286,27 @@ prepare_plans(void)
 
 	if (plans.claim)
 		return;
+	/*
+	 * The due ids are collected once (an InitPlan), not joined: a join lets
+	 * statistics that say "empty" pick a nested loop that reads the whole
+	 * table again for every item claimed.
+	 */
 	plans.claim = prepare(
-		"UPDATE signicat.watch w SET claimed_until = now() + $2 * interval '1 millisecond' "
-		"FROM (SELECT id FROM signicat.watch "
-		"      WHERE state = 'active' AND next_poll_at <= now() "
-		"        AND (claimed_until IS NULL OR claimed_until < now()) "
-		"      ORDER BY next_poll_at LIMIT $1 FOR UPDATE SKIP LOCKED) due "
-		"WHERE w.id = due.id "
-		"RETURNING w.id, w.kind, w.item_id::text, w.dossier_id::text, w.account_id, w.status, "
-		"          w.unchanged_polls, w.errors", 2, claim_t);
-	/* one transition: item, history row and notification, or nothing */
+		"UPDATE signicat.watch SET claimed_until = now() + $2 * interval '1 millisecond' "
+		"WHERE id = ANY (ARRAY(SELECT id FROM signicat.watch "
+		"                      WHERE state = 'active' AND next_poll_at <= now() "
+		"                        AND (claimed_until IS NULL OR claimed_until < now()) "
+		"                      ORDER BY next_poll_at LIMIT $1 FOR UPDATE SKIP LOCKED)) "
+		"RETURNING id, kind, item_id::text, dossier_id::text, account_id, status, "
+		"          unchanged_polls, errors", 2, claim_t);
+	/*
+	 * One transition: item, history row and notification, or nothing.  The
+	 * guard "still active" is written as "not finished" (the same thing, by
+	 * the CHECK on state) so that the row can only be found by its primary
+	 * key: with state = 'active' the planner may also use the partial index
+	 * watch_due, and when its statistics say it is empty (every item was done
+	 * at the last analyze) it scans that whole index for every item.
+	 */
 	plans.changed = prepare(
 		"WITH w AS ("
 		"  UPDATE signicat.watch SET status = $2, payload = $3, "
@@ -301,7 +317,7 @@ prepare_plans(void)
 		"    polls = polls + 1, unchanged_polls = 0, errors = 0, last_polled_at = now(), "
 		"    next_poll_at = now() + $8 * interval '1 millisecond', claimed_until = NULL, "
 		"    last_error = NULL "
-		"  WHERE id = $1 AND state = 'active' AND status IS NOT DISTINCT FROM $9 "
+		"  WHERE id = $1 AND state <> ALL ('{done,gone,expired}') AND status IS NOT DISTINCT FROM $9 "
 		"  RETURNING id, kind, item_id, dossier_id), "
 		"h AS ("
 		"  INSERT INTO signicat.status_history "
@@ -330,7 +346,7 @@ prepare_plans(void)
 		"WITH w AS ("
 		"  UPDATE signicat.watch SET state = 'gone', last_error = $2, last_error_at = now(), "
 		"    last_polled_at = now(), claimed_until = NULL "
-		"  WHERE id = $1 AND state = 'active' "
+		"  WHERE id = $1 AND state <> ALL ('{done,gone,expired}') "
 		"  RETURNING id, kind, item_id, dossier_id, status) "
 		"SELECT pg_catalog.pg_notify('signicat_status', pg_catalog.json_build_object("
 		"  'watch_id', id, 'kind', kind, 'item_id', item_id, 'dossier_id', dossier_id, "
@@ -423,6 +439,52 @@ claim(WatchItem **items_out)
 	}
 	*items_out = items;
 	return n;
+}
+
+/*
+ * The worker keeps its prepared statements for its whole life, and
+ * PostgreSQL keeps their plans until something invalidates them.  A plan
+ * made while signicat.watch or status_history was nearly empty (a fresh
+ * install, or a trim job and VACUUM) reads the whole table instead of going
+ * by the primary key, which is right for one page and ruinous for thousands:
+ * once a burst of enrolments has filled the table again, every item of every
+ * round reads it all, until autovacuum happens to analyze it (bench/run.sh,
+ * figure 3, went ten times slower).  So when a table has more than doubled in
+ * pages since its plans could last have been made (plus 16 pages: small is
+ * cheap either way), the worker invalidates it in the relation cache, and
+ * every plan that uses it, the worker's and the foreign key checks', is made
+ * again for its present size at its next use.
+ */
+static void
+replan_after_growth(void)
+{
+	static const char *const tables[] = {"watch", "status_history"};
+	static BlockNumber planned_at[] = {InvalidBlockNumber, InvalidBlockNumber};
+	Oid			schema = get_namespace_oid("signicat", true);
+
+	for (int i = 0; i < (int) lengthof(tables); i++)
+	{
+		Oid			relid = OidIsValid(schema) ? get_relname_relid(tables[i], schema) : InvalidOid;
+		Relation	rel;
+		BlockNumber pages;
+
+		if (!OidIsValid(relid))
+			continue;
+		rel = table_open(relid, AccessShareLock);
+		pages = RelationGetNumberOfBlocks(rel);
+		table_close(rel, AccessShareLock);
+
+		/* plans are remade after any invalidation (VACUUM, ANALYZE), at any size */
+		if (planned_at[i] == InvalidBlockNumber || pages < planned_at[i])
+			planned_at[i] = pages;
+		else if (pages > 2 * planned_at[i] + 16)
+		{
+			CacheInvalidateRelcacheByRelid(relid);
+			planned_at[i] = pages;
+			elog(DEBUG1, "signicat worker: signicat.%s has grown to %u pages, its plans are made again",
+				 tables[i], pages);
+		}
+	}
 }
 
 /* Expire items that never end; trim the history to its retention. */
@@ -663,6 +725,7 @@ run_round(void)
 		return 0;
 	}
 	prepare_plans();
+	replan_after_growth();
 	housekeeping();
 	n = claim(&items);
 	end_tx();

@@ -32,6 +32,7 @@
 #                                the server log after OFFSET shows no crashed process other than
 #                                one killed with signal 9 when ALLOW_SIGKILL.
 #   log_offset(NODE)             current size of the server log (for wait_for_log_after).
+#   log_after(NODE, OFFSET)      the server log written after OFFSET.
 #   wait_for_log_after(NODE, OFFSET, REGEX, TIMEOUT_S)
 #                                wait until the server log after OFFSET matches REGEX.
 
@@ -54,7 +55,7 @@ use Time::HiRes qw(time usleep);
 
 our @EXPORT = qw(start_mock mock mock_port new_node seed_and_watch wait_until wait_query query
   interrupt_mid_round
-  worker_pid check_history check_no_crash log_offset wait_for_log_after enc_json dec_json);
+  worker_pid check_history check_no_crash log_offset log_after wait_for_log_after enc_json dec_json);
 
 # Loopback only: never through a proxy that may be set in the environment (libcurl inside the
 # server inherits this from pg_ctl, HTTP::Tiny reads it too).
