@@ -687,7 +687,10 @@ CREATE TABLE signicat.watch (
     last_error_at   timestamptz,
     UNIQUE (kind, item_id),
     CHECK ((kind = 'assure_process') = (dossier_id IS NOT NULL))
-);
+)
+-- Every poll updates its row twice; room on each page lets the claim (claimed_until, not indexed)
+-- be a HOT update, with no new index entries.
+WITH (fillfactor = 70);
 CREATE INDEX watch_due ON signicat.watch (next_poll_at) WHERE state = 'active';
 COMMENT ON TABLE signicat.watch IS
 'Processes, sessions and onboardings the background worker follows until a final status';
