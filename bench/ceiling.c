@@ -26,11 +26,11 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "raw_options.h"
+
 PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(bench_ceiling_get);
-
-#define USER_AGENT "signicat-postgresql/0.1.0"
 
 static CURL *easy = NULL;
 static struct curl_slist *headers = NULL;
@@ -58,9 +58,7 @@ bench_ceiling_get(PG_FUNCTION_ARGS)
 	{
 		curl_global_init(CURL_GLOBAL_ALL);
 		easy = curl_easy_init();
-		headers = curl_slist_append(headers, "Accept: application/json");
-		headers = curl_slist_append(headers, "Authorization: Bearer bench-token");
-		headers = curl_slist_append(headers, "Expect:");
+		headers = bench_headers();
 		if (easy == NULL || headers == NULL)
 			elog(ERROR, "libcurl initialization failed");
 		{
@@ -69,13 +67,7 @@ bench_ceiling_get(PG_FUNCTION_ARGS)
 			initStringInfo(&body);	/* kept across calls, like the handle */
 			MemoryContextSwitchTo(old);
 		}
-		curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-		curl_easy_setopt(easy, CURLOPT_USERAGENT, USER_AGENT);
-		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_body);
-		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+		bench_set_options(easy, headers, write_body, NULL);
 	}
 	if (current_url == NULL || strcmp(current_url, url) != 0)
 	{

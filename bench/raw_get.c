@@ -30,8 +30,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "raw_options.h"
+
 #define WARMUP 100
-#define USER_AGENT "signicat-postgresql/0.1.0"
 
 typedef struct Buffer
 {
@@ -84,31 +85,6 @@ cpu_seconds(void)
 		ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-static struct curl_slist *
-make_headers(void)
-{
-	struct curl_slist *h = NULL;
-
-	h = curl_slist_append(h, "Accept: application/json");
-	h = curl_slist_append(h, "Authorization: Bearer bench-token");
-	h = curl_slist_append(h, "Expect:");
-	return h;
-}
-
-static void
-set_options(CURL *easy, const char *url, Buffer *body, struct curl_slist *headers)
-{
-	curl_easy_setopt(easy, CURLOPT_URL, url);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, USER_AGENT);
-	curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_body);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, body);
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-}
-
 /* The extension's per-call option set (src/http.c signicat_transfer_setup). */
 static void
 set_options_ext(CURL *easy, const char *url, Buffer *body, struct curl_slist *headers,
@@ -129,7 +105,7 @@ set_options_ext(CURL *easy, const char *url, Buffer *body, struct curl_slist *he
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_body);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, body);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, USER_AGENT);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, BENCH_USER_AGENT);
 	curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 }
@@ -157,7 +133,7 @@ check(CURL *easy, CURLcode rc, const Buffer *body, long i)
 static CURLcode
 perform_ext(CURLM *multi, CURL *easy, const char *url, Buffer *body, char *errbuf)
 {
-	struct curl_slist *headers = make_headers();
+	struct curl_slist *headers = bench_headers();
 	CURLMsg    *msg;
 	CURLcode	result = CURLE_OK;
 	int			running = 1;
@@ -224,8 +200,11 @@ main(int argc, char **argv)
 		return 1;
 	if (strcmp(mode, "easy") == 0)
 	{
-		headers = make_headers();
-		set_options(easy, url, &body, headers);
+		headers = bench_headers();
+		if (headers == NULL)
+			return 1;
+		bench_set_options(easy, headers, write_body, &body);
+		curl_easy_setopt(easy, CURLOPT_URL, url);
 	}
 	else
 		multi = curl_multi_init();
