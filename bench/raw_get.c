@@ -85,29 +85,25 @@ cpu_seconds(void)
 		ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-/* The extension's per-call option set (src/http.c signicat_transfer_setup). */
+/*
+ * The extension's per-call option set (src/http.c signicat_transfer_setup):
+ * after a reset, the floor's options and what the extension adds to them.
+ */
 static void
 set_options_ext(CURL *easy, const char *url, Buffer *body, struct curl_slist *headers,
 				char *errbuf)
 {
 	curl_easy_reset(easy);
+	bench_set_options(easy, headers, write_body, body);
 	curl_easy_setopt(easy, CURLOPT_URL, url);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 30000L);
 	curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) 64 * 1024 * 1024);
-	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_body);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, body);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, BENCH_USER_AGENT);
-	curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 }
 
 static int
