@@ -3,13 +3,14 @@
 SELECT t.reset();
 SELECT (signicat.assure_create_dossier('cancel')->>'dossierId') AS d \gset
 
--- statement_timeout of 1 s against a server that never answers: about 1 s
+-- statement_timeout of 1 s against a server that never answers: about 1 s (the upper
+-- bound only catches a call that waits for signicat.timeout, 30 s, or forever)
 SELECT t.fault('{"operation": "assure_get_dossier", "hang": true}');
 CREATE TEMP TABLE started AS SELECT clock_timestamp() AS at;
 SET statement_timeout = '1s';
 SELECT signicat.assure_get_dossier(:'d');
 RESET statement_timeout;
-SELECT extract(epoch FROM clock_timestamp() - at) BETWEEN 0.9 AND 3 AS ended_in_about_one_second FROM started;
+SELECT extract(epoch FROM clock_timestamp() - at) BETWEEN 0.9 AND 10 AS ended_in_about_one_second FROM started;
 
 -- the next call in the same session works
 SELECT signicat.assure_get_dossier(:'d')->>'externalReference' AS next_call;
@@ -20,7 +21,7 @@ SET signicat.timeout = '500ms';
 SET signicat.max_retries = 0;
 UPDATE started SET at = clock_timestamp();
 SELECT regexp_replace(t.err(format('SELECT signicat.assure_get_dossier(%L)', :'d')), '\d+ milliseconds', 'N milliseconds') AS timed_out;
-SELECT extract(epoch FROM clock_timestamp() - at) BETWEEN 0.4 AND 3 AS ended_in_about_half_a_second FROM started;
+SELECT extract(epoch FROM clock_timestamp() - at) BETWEEN 0.4 AND 10 AS ended_in_about_half_a_second FROM started;
 RESET signicat.timeout;
 RESET signicat.max_retries;
 

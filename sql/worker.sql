@@ -140,7 +140,8 @@ SELECT last_error FROM signicat.watch WHERE item_id = :'p_stuck';
 ALTER SYSTEM SET signicat.timeout = '1s';
 ALTER SYSTEM SET signicat.max_response_size = '64kB';
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.2);
+-- a worker started now has read them (no hoping that a reload has reached the running one)
+SELECT signicat.stop_worker() AS stopped, signicat.start_worker() IS NOT NULL AS started;
 CREATE FUNCTION t.worker_fault(item uuid, spec jsonb) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     recorded text;

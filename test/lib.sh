@@ -118,13 +118,32 @@ ensure_packages() {
         return 1
     fi
     log "installing packages: ${missing[*]}"
+    if [[ " ${missing[*]} " == *" postgresql-15 "* ]]; then
+        _no_main_cluster || return 1
+    fi
     if [[ -z ${_LIB_APT_UPDATED:-} ]]; then
         _as_root env DEBIAN_FRONTEND=noninteractive apt-get -q update || return 1
         _LIB_APT_UPDATED=1
     fi
-    _as_root env DEBIAN_FRONTEND=noninteractive \
+    # UCF_FORCE_CONFFOLD: keep the createcluster.conf written above when postgresql-common installs
+    _as_root env DEBIAN_FRONTEND=noninteractive UCF_FORCE_CONFFOLD=1 \
         apt-get -q install -y --no-install-recommends "${missing[@]}" || return 1
     log "installed: ${missing[*]}"
+}
+
+# _no_main_cluster: before postgresql-15 is installed, tell Debian's postgresql-common not to create
+# (and start) the default cluster 15/main on port 5432, which nothing here uses and nothing would
+# stop: create_main_cluster = false in /etc/postgresql-common/createcluster.conf, the Debian way.
+# A createcluster.conf that already says something about it is left alone.
+_no_main_cluster() {
+    local conf=/etc/postgresql-common/createcluster.conf
+    if [[ -f $conf ]] && grep -Eq '^[[:space:]]*create_main_cluster[[:space:]]*=' "$conf"; then
+        return 0
+    fi
+    log "create_main_cluster = false in $conf (no default cluster 15/main is created or started)"
+    _as_root mkdir -p "${conf%/*}" || return 1
+    printf '# added by signicat test/lib.sh: no default cluster when a PostgreSQL package installs\ncreate_main_cluster = false\n' |
+        _as_root tee -a "$conf" >/dev/null
 }
 
 # build_and_install: build the extension from a clean tree (compiler warnings stay visible) and

@@ -761,6 +761,7 @@ class MockServer:
         is_token = req.operation == "token"
         entry = {
             "seq": 0,
+            "received_at": time.time(),     # epoch seconds: tests time requests by it
             "operation": req.operation,
             "method": req.method,
             "path": req.path,
