@@ -7,7 +7,9 @@ OBJS = src/signicat.o src/http.o src/auth.o src/request.o src/errors.o \
 	src/operation.o src/catalog.o src/catalog_data.o src/poller.o src/watch.o \
 	src/worker.o src/stats.o src/wire.o
 
-DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
+# every install script (old ones too: ALTER EXTENSION UPDATE and the upgrade test
+# start from them) and every update script
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress tests: sql/<name>.sql, expected/<name>.out; the harness
 # (test/run.sh) runs them against a cluster that preloads the library and

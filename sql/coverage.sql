@@ -33,13 +33,16 @@ WHERE p.pronamespace = 'signicat'::regnamespace AND p.proname NOT LIKE '\_%'
   AND (SELECT count(*) FROM aclexplode(p.proacl) a JOIN pg_roles r ON r.oid = a.grantee
        WHERE a.privilege_type = 'EXECUTE' AND r.rolname IN ('signicat_reader', 'signicat_operator', 'signicat_admin')) <> 1
 ORDER BY 1;
--- reads for readers; everything a reader may run is a GET
+-- everything a reader may run is a GET; the GETs readers may not run are
+-- exactly the reads of personal data (README, Privileges), for operators
 SELECT o.operation_id AS reader_can_write FROM signicat.operations() o
 JOIN pg_proc p ON p.proname = o.operation_id AND p.pronamespace = 'signicat'::regnamespace
 WHERE has_function_privilege('signicat_reader', p.oid, 'EXECUTE') AND o.method <> 'GET';
-SELECT o.operation_id AS get_not_for_readers FROM signicat.operations() o
+SELECT o.operation_id AS personal_data_reads FROM signicat.operations() o
 JOIN pg_proc p ON p.proname = o.operation_id AND p.pronamespace = 'signicat'::regnamespace
-WHERE NOT has_function_privilege('signicat_reader', p.oid, 'EXECUTE') AND o.method = 'GET';
+WHERE NOT has_function_privilege('signicat_reader', p.oid, 'EXECUTE') AND o.method = 'GET'
+  AND has_function_privilege('signicat_operator', p.oid, 'EXECUTE')
+ORDER BY 1;
 
 -- uuid path parameters are typed uuid wherever the API says uuid
 SELECT o.operation_id, a.name AS text_id FROM signicat.operations() o

@@ -88,10 +88,29 @@ SELECT split_part(e, ' | ', 1) AS connect_timeout, e ~* 'connect' AS detail_says
 FROM (SELECT t.err(format('SELECT signicat.assure_get_dossier(%L)', :'d')) AS e) r;
 RESET signicat.connect_timeout;
 RESET signicat.base_url;
--- a host that does not resolve
+-- plain http:// to a host that is not a loopback address: refused before anything is sent,
+-- for the API and for the token endpoint alike (the token and the secret would be in clear text)
+SET signicat.base_url = 'http://does-not-exist.invalid';
+SELECT t.err(format('SELECT signicat.assure_get_dossier(%L)', :'d')) AS http_refused;
+SELECT t.err('SELECT signicat.assure_list_dossiers()') AS http_refused_for_lists;
+RESET signicat.base_url;
+SET signicat.token_url = 'http://[2001:db8::1]:8080/auth/open/connect/token';
+SELECT t.err(format('SELECT signicat.assure_get_dossier(%L)', :'d')) AS token_url_refused;
+RESET signicat.token_url;
+-- loopback in every spelling is fine: localhost, 127.x, [::1] (what tests use)
+-- (signicat.max_retries is 0 for this whole file)
+SET signicat.base_url = 'http://LOCALHOST:1';
+SELECT split_part(t.err(format('SELECT signicat.assure_get_dossier(%L)', :'d')), ':', 1) AS localhost_tried;
+SET signicat.base_url = 'http://user@127.9.9.9:1';
+SELECT split_part(t.err(format('SELECT signicat.assure_get_dossier(%L)', :'d')), ':', 1) AS loopback_net_tried;
+SET signicat.base_url = 'http://[::1]:1';
+SELECT split_part(t.err(format('SELECT signicat.assure_get_dossier(%L)', :'d')), ':', 1) AS ipv6_loopback_tried;
+-- a superuser may allow it explicitly: then a host that does not resolve is tried
+SET signicat.allow_insecure_http = on;
 SET signicat.base_url = 'http://does-not-exist.invalid';
 SELECT t.err(format('SELECT signicat.assure_get_dossier(%L)', :'d')) AS dns_failure;
 RESET signicat.base_url;
+RESET signicat.allow_insecure_http;
 -- a slow drip: within signicat.timeout it is just slow, past it an error
 SELECT t.fault('{"operation": "assure_get_dossier", "drip_ms": 2}');
 SELECT signicat.assure_get_dossier(:'d')->>'externalReference' AS slow_drip;

@@ -39,8 +39,17 @@ SELECT dblink_exec('listener', 'LISTEN signicat_status');
 SELECT (signicat.assure_create_dossier('worker accepted')->>'dossierId') AS d1 \gset
 SELECT (signicat.assure_create_process(:'d1', 'onfido', document_type => 'passport')->>'processId') AS p_pending \gset
 SELECT kind, state FROM signicat.watch WHERE item_id = :'p_pending';
+SELECT id AS w_pending FROM signicat.watch WHERE item_id = :'p_pending' \gset
+-- dropping stops following it; the row and its history stay (an audit trail)
 SELECT signicat.watch_drop('assure_process', :'p_pending') AS dropped;
-SELECT count(*) AS after_drop FROM signicat.watch WHERE item_id = :'p_pending';
+SELECT signicat.watch_drop('assure_process', :'p_pending') AS dropped_again;
+SELECT state AS after_drop FROM signicat.watch WHERE item_id = :'p_pending';
+-- enrolling it again follows it again, under the same id
+SELECT signicat.watch_add('assure_process', :'p_pending', :'d1') = :w_pending AS same_item;
+SELECT state AS after_add FROM signicat.watch WHERE item_id = :'p_pending';
+SELECT signicat.watch_drop('assure_process', :'p_pending') AS dropped;
+-- only an admin deletes an item with its history
+DELETE FROM signicat.watch WHERE item_id = :'p_pending';
 
 -- items with a known path: enrolled after their verification started
 SET signicat.auto_watch = off;
@@ -100,13 +109,23 @@ FROM (
 SELECT decided_at IS NOT NULL AS decided, last_error LIKE 'HTTP 404%' AS gone_404
 FROM signicat.watch WHERE item_id = :'p_gone';
 
--- NOTIFY signicat_status: one per change (and one for the gone item)
+-- NOTIFY signicat_status: one per change (and one for the gone item); the
+-- payload names the watch id and the history row, nothing a role without
+-- grants may not see
 CREATE TEMP TABLE notes AS SELECT extra::jsonb AS n FROM dblink_get_notify('listener');
 -- (the item dropped at the start may have been polled once: not counted)
 SELECT count(*) = (SELECT count(*) + 1 FROM signicat.status_history) AS one_per_change
-FROM notes WHERE n->>'item_id' <> :'p_pending';
-SELECT n->>'kind' AS kind, n->>'old_status' AS old_status, n->>'new_status' AS new_status, n->>'final' AS final
-FROM notes WHERE n->>'item_id' = :'p2' ORDER BY 2 NULLS FIRST;
+FROM notes WHERE (n->>'watch_id')::bigint <> :w_pending;
+SELECT count(*) = (SELECT count(*) FROM signicat.status_history) AS each_names_its_history_row
+FROM notes JOIN signicat.status_history h
+  ON h.watch_id = (n->>'watch_id')::bigint AND h.seq = (n->>'seq')::integer;
+SELECT h.kind, h.old_status, h.new_status, n->>'final' AS final
+FROM notes JOIN signicat.status_history h
+  ON h.watch_id = (n->>'watch_id')::bigint AND h.seq = (n->>'seq')::integer
+WHERE h.item_id = :'p2' ORDER BY h.seq;
+SELECT w.state, n->>'seq' AS seq, n->>'final' AS final
+FROM notes JOIN signicat.watch w ON w.id = (n->>'watch_id')::bigint
+WHERE w.item_id = :'p_gone';
 SELECT DISTINCT (SELECT string_agg(k, ',' ORDER BY k) FROM jsonb_object_keys(n) k) AS fields
 FROM notes ORDER BY 1;
 

@@ -16,16 +16,23 @@
  * was issued for different ones.
  *
  * Secrets: the client secret and the token are never logged or put in an
- * error message; buffers that held them are zeroed before being freed.
+ * error message; buffers that held them are zeroed before being freed.  The
+ * secret comes from signicat.client_secret_file (recommended: it never passes
+ * through SQL, pg_db_role_setting, pg_stat_activity or the server log) or from
+ * signicat.client_secret; the file is read when a token is fetched, so a
+ * rotated secret is used from the next token on.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <sys/stat.h>
 
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "portability/instr_time.h"
 #include "storage/condition_variable.h"
+#include "storage/fd.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -90,19 +97,21 @@ signicat_auth_shmem_startup(void)
 static uint32
 settings_key(void)
 {
-	static const char *seen[4] = {NULL, NULL, NULL, NULL};
+	static const char *seen[5] = {NULL, NULL, NULL, NULL, NULL};
 	static int	seen_method = -1;
 	static uint32 key = 0;
 	StringInfoData s;
 
 	if (seen[0] == signicat_token_url && seen[1] == signicat_client_id &&
 		seen[2] == signicat_scope && seen[3] == signicat_client_secret &&
-		seen_method == signicat_token_auth_method)
+		seen[4] == signicat_client_secret_file && seen_method == signicat_token_auth_method)
 		return key;
 
 	initStringInfo(&s);
-	appendStringInfo(&s, "%s\n%s\n%s\n%d\n%s", signicat_token_url, signicat_client_id,
-					 signicat_scope, signicat_token_auth_method, signicat_client_secret);
+	/* with a secret file, its path stands for the secret (read only when fetching) */
+	appendStringInfo(&s, "%s\n%s\n%s\n%d\n%s\n%s", signicat_token_url, signicat_client_id,
+					 signicat_scope, signicat_token_auth_method, signicat_client_secret,
+					 signicat_client_secret_file ? signicat_client_secret_file : "");
 	key = hash_bytes((const unsigned char *) s.data, s.len);
 	explicit_bzero(s.data, s.len);
 	pfree(s.data);
@@ -110,6 +119,7 @@ settings_key(void)
 	seen[1] = signicat_client_id;
 	seen[2] = signicat_scope;
 	seen[3] = signicat_client_secret;
+	seen[4] = signicat_client_secret_file;
 	seen_method = signicat_token_auth_method;
 	return key;
 }
@@ -161,6 +171,79 @@ json_string_member(JsonbContainer *obj, const char *name)
 }
 
 /*
+ * The secret from signicat.client_secret_file: its first line (without the
+ * line end).  The file must be a regular file that only the server can read,
+ * the rule PostgreSQL applies to ssl_key_file: owned by the server's user
+ * with no access for group or others, or owned by root with at most read
+ * access for the group.  Errors name the file, never its contents.
+ */
+static char *
+read_secret_file(const char *path)
+{
+	struct stat st;
+	FILE	   *f;
+	char		buf[4096];
+	size_t		n;
+	char	   *nl;
+	char	   *secret;
+
+	if (stat(path, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not access signicat.client_secret_file \"%s\": %m", path)));
+	if (!S_ISREG(st.st_mode))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("signicat.client_secret_file \"%s\" is not a regular file", path)));
+	if ((st.st_uid == geteuid() && (st.st_mode & (S_IRWXG | S_IRWXO))) ||
+		(st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))) ||
+		(st.st_uid != geteuid() && st.st_uid != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("signicat.client_secret_file \"%s\" has group or world access", path),
+				 errdetail("The file must be owned by the database user with permissions u=rw (0600) or less, or owned by root with permissions u=rw,g=r (0640) or less.")));
+	f = AllocateFile(path, "r");
+	if (f == NULL)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open signicat.client_secret_file \"%s\": %m", path)));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	FreeFile(f);
+	buf[n] = '\0';
+	if ((nl = strpbrk(buf, "\r\n")) != NULL)
+		*nl = '\0';
+	secret = pstrdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	if (secret[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("signicat.client_secret_file \"%s\" is empty", path)));
+	return secret;
+}
+
+/* The client secret (palloc'd; the caller zeroes it), from the file or the setting. */
+static char *
+client_secret(void)
+{
+	bool		from_file = signicat_client_secret_file && signicat_client_secret_file[0];
+	bool		from_setting = signicat_client_secret && signicat_client_secret[0];
+
+	if (from_file && from_setting)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("both signicat.client_secret and signicat.client_secret_file are set"),
+				 errhint("Set one of them; signicat.client_secret_file is the recommended one.")));
+	if (from_file)
+		return read_secret_file(signicat_client_secret_file);
+	if (!from_setting)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("signicat.client_secret is not set"),
+				 errhint("A superuser sets signicat.client_secret_file to a file only the server can read (or signicat.client_secret).")));
+	return pstrdup(signicat_client_secret);
+}
+
+/*
  * POST the client-credentials grant to the token endpoint.  Returns the
  * token; *expires_in gets its lifetime in seconds.
  */
@@ -172,6 +255,7 @@ fetch_token(int *expires_in)
 	StringInfoData body;
 	char	   *user = NULL;
 	char	   *password = NULL;
+	char	   *secret;
 	Jsonb	   *answer;
 	JsonbValue *v;
 	char	   *token;
@@ -183,12 +267,9 @@ fetch_token(int *expires_in)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("signicat.client_id is not set"),
-				 errhint("A superuser sets signicat.client_id and signicat.client_secret, e.g. with ALTER SYSTEM.")));
-	if (signicat_client_secret == NULL || signicat_client_secret[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("signicat.client_secret is not set"),
-				 errhint("A superuser sets signicat.client_id and signicat.client_secret, e.g. with ALTER SYSTEM.")));
+				 errhint("A superuser sets signicat.client_id and signicat.client_secret_file, e.g. with ALTER SYSTEM.")));
+	signicat_require_secure_url(signicat_token_url, "signicat.token_url");
+	secret = client_secret();
 
 	initStringInfo(&body);
 	appendStringInfoString(&body, "grant_type=client_credentials");
@@ -203,7 +284,9 @@ fetch_token(int *expires_in)
 
 	/* RFC 6749 2.3.1: both parts are form-encoded before Basic encoding */
 	user = signicat_url_escape(signicat_client_id, false);
-	password = signicat_url_escape(signicat_client_secret, false);
+	password = signicat_url_escape(secret, false);
+	explicit_bzero(secret, strlen(secret));
+	pfree(secret);
 	if (signicat_token_auth_method == SIGNICAT_CLIENT_SECRET_BASIC)
 	{
 		req.basic_user = user;

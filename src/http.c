@@ -16,9 +16,15 @@
  * PG_FINALLY, so an ereport or an interrupt never leaks it.  Response bodies
  * are palloc'd; the write callback never ereports (it must not longjmp
  * through libcurl), it flags the problem and makes libcurl stop instead.
+ *
+ * Credentials never travel in clear text: plain http:// is for loopback test
+ * servers only, unless a superuser says otherwise (signicat_url_in_clear).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -475,4 +481,62 @@ signicat_url_escape(const char *s, bool escape_dots)
 	result = pstrdup(escaped);
 	free(escaped);
 	return result;
+}
+
+/*
+ * Would this URL send credentials in clear text?  True for http:// to any
+ * host but a loopback address (127.0.0.0/8, ::1, localhost), unless a
+ * superuser set signicat.allow_insecure_http.  libcurl's own URL parser
+ * finds the host (user info, ports and IPv6 brackets included); what it
+ * cannot parse but starts with http:// counts as clear text.
+ */
+bool
+signicat_url_in_clear(const char *url)
+{
+	CURLU	   *u;
+	char	   *host = NULL;
+	bool		loopback = false;
+
+	if (url == NULL || pg_strncasecmp(url, "http://", 7) != 0 || signicat_allow_insecure_http)
+		return false;
+	u = curl_url();
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host)
+	{
+		const char *h = host;
+		size_t		len = strlen(host);
+		char		bare[64];
+		unsigned char addr[16];
+
+		/* an IPv6 literal comes back in brackets */
+		if (len >= 2 && h[0] == '[' && h[len - 1] == ']' && len - 2 < sizeof(bare))
+		{
+			memcpy(bare, h + 1, len - 2);
+			bare[len - 2] = '\0';
+			h = bare;
+		}
+		if (pg_strcasecmp(h, "localhost") == 0)
+			loopback = true;
+		else if (inet_pton(AF_INET, h, addr) == 1)
+			loopback = addr[0] == 127;
+		else if (inet_pton(AF_INET6, h, addr) == 1)
+			loopback = memcmp(addr, &in6addr_loopback, sizeof(struct in6_addr)) == 0;
+	}
+	if (host)
+		curl_free(host);
+	if (u)
+		curl_url_cleanup(u);
+	return !loopback;
+}
+
+/* ERROR unless the URL of a setting is safe for credentials (see above). */
+void
+signicat_require_secure_url(const char *url, const char *setting)
+{
+	if (signicat_url_in_clear(url))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s uses plain http:// to a host that is not a loopback address", setting),
+				 errdetail("The access token and the client secret would cross the network in clear text."),
+				 errhint("Use https://, or for a test server elsewhere a superuser sets signicat.allow_insecure_http = on.")));
 }

@@ -218,6 +218,7 @@ signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 
+	signicat_require_secure_url(base, "signicat.base_url");
 	while (baselen > 0 && base[baselen - 1] == '/')
 		baselen--;
 	memset(&req, 0, sizeof(req));

@@ -9,7 +9,10 @@
  *
  * Settings that decide where requests and credentials go (URLs, client id
  * and secret, CA file) can only be set by superusers; the secret is hidden
- * from everyone else (GUC_SUPERUSER_ONLY) and from SHOW ALL.
+ * from everyone else (GUC_SUPERUSER_ONLY) and from SHOW ALL.  The route we
+ * recommend for the secret is signicat.client_secret_file: a file only the
+ * server can read, so the secret never passes through SQL, the settings
+ * machinery or the server log (see auth.c).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -30,6 +33,8 @@ char	   *signicat_base_url = NULL;
 char	   *signicat_token_url = NULL;
 char	   *signicat_client_id = NULL;
 char	   *signicat_client_secret = NULL;
+char	   *signicat_client_secret_file = NULL;
+bool		signicat_allow_insecure_http = false;
 char	   *signicat_scope = NULL;
 int			signicat_token_auth_method = SIGNICAT_CLIENT_SECRET_BASIC;
 char	   *signicat_account_id = NULL;
@@ -61,6 +66,28 @@ check_header_value(char **newval, void **extra, GucSource source)
 			GUC_check_errdetail("Control characters are not allowed.");
 			return false;
 		}
+	}
+	return true;
+}
+
+/*
+ * The secret is refused where PostgreSQL would store it for every role to
+ * read: ALTER ROLE/DATABASE ... SET (pg_db_role_setting) and CREATE FUNCTION
+ * ... SET (pg_proc) are validated with PGC_S_TEST, and such a stored value
+ * comes back as PGC_S_DATABASE/USER at connection.  The message never shows
+ * the value (PostgreSQL's default one would).
+ */
+static bool
+check_client_secret(char **newval, void **extra, GucSource source)
+{
+	if (*newval && (*newval)[0] &&
+		(source == PGC_S_TEST || source == PGC_S_DATABASE || source == PGC_S_USER ||
+		 source == PGC_S_DATABASE_USER))
+	{
+		GUC_check_errmsg("signicat.client_secret cannot be stored with a role, a database or a function");
+		GUC_check_errdetail("Every role can read such settings (pg_db_role_setting, pg_proc).");
+		GUC_check_errhint("Set signicat.client_secret_file to a file only the server can read.");
+		return false;
 	}
 	return true;
 }
@@ -123,7 +150,22 @@ _PG_init(void)
 							   &signicat_client_secret, "",
 							   PGC_SUSET,
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   NULL, NULL, NULL);
+							   check_client_secret, NULL, NULL);
+	DefineCustomStringVariable("signicat.client_secret_file",
+							   "File holding the OAuth 2.0 client secret (recommended over signicat.client_secret).",
+							   "Read when a token is fetched; must be readable by the server only, like ssl_key_file.",
+							   &signicat_client_secret_file, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomBoolVariable("signicat.allow_insecure_http",
+							 "Allow plain http:// URLs to hosts other than loopback addresses (INSECURE).",
+							 "The access token and the client secret then cross the network in clear text.",
+							 &signicat_allow_insecure_http, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("signicat.worker_role",
+							   "Role the background worker runs its statements as.",
+							   "Needs only the grants of the extension's role signicat_worker.",
+							   &signicat_worker_role, "signicat_worker",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("signicat.scope",
 							   "OAuth 2.0 scope requested with the token.",
 							   NULL, &signicat_scope, "signicat-api",

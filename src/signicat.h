@@ -82,6 +82,8 @@ extern char *signicat_base_url;
 extern char *signicat_token_url;
 extern char *signicat_client_id;
 extern char *signicat_client_secret;
+extern char *signicat_client_secret_file;
+extern bool signicat_allow_insecure_http;
 extern char *signicat_scope;
 extern int	signicat_token_auth_method;
 extern char *signicat_account_id;
@@ -170,6 +172,8 @@ extern void signicat_report_transport_error(const SignicatTransportError *e) pg_
 extern void signicat_http_perform(const SignicatHttpRequest *req,
 								  SignicatHttpResponse *resp);
 extern char *signicat_url_escape(const char *s, bool escape_dots);
+extern bool signicat_url_in_clear(const char *url);
+extern void signicat_require_secure_url(const char *url, const char *setting);
 
 /* ---------- poller.c: concurrent requests for the worker ---------- */
 
@@ -210,6 +214,7 @@ extern void signicat_watch_enroll(const SignicatWatchKind *kind, Jsonb *answer,
 /* ---------- worker.c: the background worker ---------- */
 
 extern char *signicat_worker_databases;
+extern char *signicat_worker_role;
 extern int	signicat_poll_interval_ms;
 extern int	signicat_poll_max_interval_ms;
 extern int	signicat_poll_batch_size;

@@ -74,7 +74,7 @@ void
 signicat_watch_enroll(const SignicatWatchKind *kind, Jsonb *answer, const char *dossier_id)
 {
 	JsonbValue *id;
-	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Oid			argtypes[3] = {TEXTOID, UUIDOID, UUIDOID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
 	int			rc;
@@ -87,14 +87,20 @@ signicat_watch_enroll(const SignicatWatchKind *kind, Jsonb *answer, const char *
 		return;
 
 	values[0] = CStringGetTextDatum(kind->kind);
-	values[1] = PointerGetDatum(cstring_to_text_with_len(id->val.string.val, id->val.string.len));
+	values[1] = DirectFunctionCall1(uuid_in,
+									CStringGetDatum(pnstrdup(id->val.string.val, id->val.string.len)));
 	if (dossier_id)
-		values[2] = CStringGetTextDatum(dossier_id);
+		values[2] = DirectFunctionCall1(uuid_in, CStringGetDatum(dossier_id));
 	else
 		nulls[2] = 'n';
 
+	/*
+	 * The ids go in as uuid values, not as text cast in SQL: the statement
+	 * has no cast, operator or unqualified name that the caller's search_path
+	 * could resolve to somebody else's code.
+	 */
 	SPI_connect();
-	rc = SPI_execute_with_args("SELECT signicat.watch_add($1, $2::uuid, $3::uuid)",
+	rc = SPI_execute_with_args("SELECT signicat.watch_add($1, $2, $3)",
 							   3, argtypes, values, nulls, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not enrol %s for status tracking: %s", kind->kind,

@@ -9,13 +9,25 @@
  *	 2. outside any transaction, polls them all concurrently (poller.c);
  *	 3. one transaction applies the results: for a changed status it updates
  *		the item, appends one status_history row and sends NOTIFY
- *		signicat_status, all in one statement guarded by the old status, so a
+ *		signicat_status (only the watch id, the history row's seq and whether
+ *		it is final: anyone who can connect may LISTEN, so what the change was
+ *		is read from the tables, where grants apply), all in one statement
+ *		guarded by the old status, so a
  *		crash at any point neither loses nor duplicates a transition (the item
  *		is simply polled again); unchanged items and failures get their next
  *		poll time with backoff (Retry-After honoured, 404 = gone).
  * A missing schema means "nothing to do yet"; an error in a round is logged
  * and the worker carries on; SIGHUP reloads settings, SIGTERM ends it, and
  * the postmaster restarts it a second after a crash.
+ *
+ * Whose code runs here: the worker connects as the bootstrap superuser (the
+ * only role sure to exist before CREATE EXTENSION), but every transaction
+ * runs as signicat.worker_role (the extension's signicat_worker, which may
+ * only read and write signicat.watch and status_history) in a
+ * security-restricted operation, the way PostgreSQL runs maintenance code
+ * as a table's owner; and its search_path is pg_catalog, pg_temp, fixed, so
+ * no operator, function or type of anybody's schema is ever resolved by its
+ * statements.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -43,6 +55,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
@@ -58,6 +71,7 @@
 #define SIGNICAT_MAX_WORKERS 16
 
 char	   *signicat_worker_databases = NULL;
+char	   *signicat_worker_role = NULL;
 int			signicat_poll_interval_ms = 5000;
 int			signicat_poll_max_interval_ms = 300000;
 int			signicat_poll_batch_size = 1000;
@@ -317,7 +331,7 @@ prepare_plans(void)
 		"    polls = polls + 1, unchanged_polls = 0, errors = 0, last_polled_at = now(), "
 		"    next_poll_at = now() + $8 * interval '1 millisecond', claimed_until = NULL, "
 		"    last_error = NULL "
-		"  WHERE id = $1 AND state <> ALL ('{done,gone,expired}') AND status IS NOT DISTINCT FROM $9 "
+		"  WHERE id = $1 AND state <> ALL ('{done,gone,expired,dropped}') AND status IS NOT DISTINCT FROM $9 "
 		"  RETURNING id, kind, item_id, dossier_id), "
 		"h AS ("
 		"  INSERT INTO signicat.status_history "
@@ -325,10 +339,9 @@ prepare_plans(void)
 		"  SELECT w.id, coalesce((SELECT max(s.seq) FROM signicat.status_history s "
 		"                         WHERE s.watch_id = w.id), 0) + 1, "
 		"         w.kind, w.item_id, w.dossier_id, $9, $2 FROM w "
-		"  RETURNING watch_id, kind, item_id, dossier_id, old_status, new_status) "
+		"  RETURNING watch_id, seq) "
 		"SELECT pg_catalog.pg_notify('signicat_status', pg_catalog.json_build_object("
-		"  'watch_id', watch_id, 'kind', kind, 'item_id', item_id, 'dossier_id', dossier_id, "
-		"  'old_status', old_status, 'new_status', new_status, 'final', $7)::text) FROM h",
+		"  'watch_id', watch_id, 'seq', seq, 'final', $7)::text) FROM h",
 		9, changed_t);
 	plans.unchanged = prepare(
 		"UPDATE signicat.watch SET payload = $2, polls = polls + 1, "
@@ -346,11 +359,10 @@ prepare_plans(void)
 		"WITH w AS ("
 		"  UPDATE signicat.watch SET state = 'gone', last_error = $2, last_error_at = now(), "
 		"    last_polled_at = now(), claimed_until = NULL "
-		"  WHERE id = $1 AND state <> ALL ('{done,gone,expired}') "
-		"  RETURNING id, kind, item_id, dossier_id, status) "
+		"  WHERE id = $1 AND state <> ALL ('{done,gone,expired,dropped}') "
+		"  RETURNING id) "
 		"SELECT pg_catalog.pg_notify('signicat_status', pg_catalog.json_build_object("
-		"  'watch_id', id, 'kind', kind, 'item_id', item_id, 'dossier_id', dossier_id, "
-		"  'old_status', status, 'new_status', NULL, 'final', true, 'state', 'gone')::text) FROM w",
+		"  'watch_id', id, 'seq', NULL, 'final', true)::text) FROM w",
 		2, gone_t);
 	plans.expire = prepare(
 		"UPDATE signicat.watch SET state = 'expired', claimed_until = NULL "
@@ -360,14 +372,43 @@ prepare_plans(void)
 		"WHERE changed_at < now() - $1 * interval '1 second'", 1, age_t);
 }
 
-static void
+/* the user and security context of the worker's connection, between transactions */
+static Oid	saved_userid = InvalidOid;
+static int	saved_sec_context = 0;
+static bool role_missing_logged = false;
+
+/*
+ * Start a transaction that runs as signicat.worker_role; false (and no
+ * transaction) while that role does not exist, e.g. before CREATE EXTENSION
+ * made it: then there is nothing the worker may do yet.  An abort restores
+ * the connection's user by itself; end_tx does it on commit.
+ */
+static bool
 begin_tx(const char *activity)
 {
+	Oid			role;
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	role = get_role_oid(signicat_worker_role, true);
+	if (!OidIsValid(role))
+	{
+		if (!role_missing_logged)
+			ereport(LOG,
+					(errmsg("signicat worker: role \"%s\" (signicat.worker_role) does not exist; waiting for CREATE EXTENSION signicat",
+							signicat_worker_role)));
+		role_missing_logged = true;
+		CommitTransactionCommand();
+		return false;
+	}
+	role_missing_logged = false;
+	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
+	SetUserIdAndSecContext(role, saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, activity);
+	return true;
 }
 
 static void
@@ -375,6 +416,7 @@ end_tx(void)
 {
 	SPI_finish();
 	PopActiveSnapshot();
+	SetUserIdAndSecContext(saved_userid, saved_sec_context);
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -718,7 +760,8 @@ run_round(void)
 
 	MemoryContextReset(round_cxt);
 
-	begin_tx("signicat worker: claiming due items");
+	if (!begin_tx("signicat worker: claiming due items"))
+		return 0;
 	if (!schema_ready())
 	{
 		end_tx();
@@ -736,7 +779,11 @@ run_round(void)
 	pgstat_report_activity(STATE_RUNNING, "signicat worker: polling");
 
 	/* one token for the round; if there is none, every item records why */
-	token = round_token(&generation, &token_error);
+	if (signicat_url_in_clear(signicat_base_url))
+		token_error = "signicat.base_url uses plain http:// to a host that is not a loopback address "
+			"(the token would travel in clear text; see signicat.allow_insecure_http)";
+	else
+		token = round_token(&generation, &token_error);
 
 	polls = palloc0(sizeof(SignicatPoll) * n);
 	if (token_error == NULL)
@@ -771,7 +818,8 @@ run_round(void)
 								  polls[i].done ? polls[i].resp.body_len : 0);
 	}
 
-	begin_tx("signicat worker: recording results");
+	if (!begin_tx("signicat worker: recording results"))
+		elog(ERROR, "signicat worker: role \"%s\" was dropped during a round", signicat_worker_role);
 	MemoryContextSwitchTo(round_cxt);
 	for (int i = 0; i < n; i++)
 	{
@@ -826,12 +874,21 @@ signicat_worker_main(Datum arg)
 									  ALLOCSET_DEFAULT_SIZES);
 	ereport(LOG, (errmsg("signicat worker started for database \"%s\"", dbname)));
 
+	/*
+	 * Nothing the worker runs resolves a name through a search_path that
+	 * anybody else could put a schema on (the database's or role's settings
+	 * included): PGC_S_OVERRIDE wins over all of them.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+
 	/* this is the only worker of the database: leases of a crashed one are void */
-	begin_tx("signicat worker: starting");
-	if (schema_ready())
-		SPI_execute("UPDATE signicat.watch SET claimed_until = NULL "
-					"WHERE claimed_until IS NOT NULL", false, 0);
-	end_tx();
+	if (begin_tx("signicat worker: starting"))
+	{
+		if (schema_ready())
+			SPI_execute("UPDATE signicat.watch SET claimed_until = NULL "
+						"WHERE claimed_until IS NOT NULL", false, 0);
+		end_tx();
+	}
 
 	for (;;)
 	{

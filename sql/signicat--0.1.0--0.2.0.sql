@@ -1,0 +1,142 @@
+-- signicat--0.1.0--0.2.0.sql: update script from 0.1.0 to 0.2.0.
+--
+-- What changed (issue: no role can run code as the worker, no role reads what
+-- its role should not):
+--   * a role for the background worker, signicat_worker, with exactly the
+--     rights it needs on signicat.watch and status_history;
+--   * reads of personal data move from signicat_reader to signicat_operator;
+--     readers keep statuses, statistics and reads without personal data;
+--   * status_history is an audit trail: watch_drop marks the item 'dropped'
+--     instead of deleting it with its history, only admins may delete; rows of
+--     signicat.processes come only through sync_processes (SECURITY DEFINER);
+--   * watch_add follows a dropped item again.
+-- test/t/008_upgrade.pl checks that this script and a fresh install of 0.2.0
+-- give the same objects.
+
+\echo Use "ALTER EXTENSION signicat UPDATE TO '0.2.0'" to load this file. \quit
+
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'signicat_worker') THEN
+        CREATE ROLE signicat_worker NOLOGIN;
+    END IF;
+END
+$roles$;
+
+ALTER TABLE signicat.watch DROP CONSTRAINT watch_state_check;
+ALTER TABLE signicat.watch ADD CONSTRAINT watch_state_check
+    CHECK (state IN ('active', 'done', 'gone', 'expired', 'dropped'));
+
+CREATE OR REPLACE FUNCTION signicat.watch_add(kind text, item_id uuid, dossier_id uuid DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    wid bigint;
+BEGIN
+    -- an item dropped earlier is followed again
+    INSERT INTO signicat.watch AS w (kind, item_id, dossier_id, account_id)
+    VALUES (kind, item_id, dossier_id, nullif(current_setting('signicat.account_id', true), ''))
+    ON CONFLICT ON CONSTRAINT watch_kind_item_id_key DO UPDATE
+        SET state = 'active', next_poll_at = now(), claimed_until = NULL
+        WHERE w.state = 'dropped'
+    RETURNING id INTO wid;
+    IF wid IS NULL THEN
+        SELECT w.id INTO wid FROM signicat.watch w WHERE w.kind = watch_add.kind AND w.item_id = watch_add.item_id;
+    END IF;
+    PERFORM signicat._wake_worker();
+    RETURN wid;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION signicat.watch_drop(kind text, item_id uuid)
+RETURNS boolean LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- the row and its history stay: status_history is an audit trail, deleted
+    -- only by retention (signicat.history_retention) or by an admin
+    WITH d AS (UPDATE signicat.watch w SET state = 'dropped', claimed_until = NULL
+               WHERE w.kind = $1 AND w.item_id = $2 AND w.state = 'active' RETURNING 1)
+    SELECT count(*) > 0 FROM d
+$$;
+COMMENT ON FUNCTION signicat.watch_drop(text, uuid) IS
+'Stop following an item (state dropped; its history is kept); true if it was followed';
+
+CREATE OR REPLACE FUNCTION signicat.sync_processes(since timestamptz DEFAULT now() - interval '1 day')
+RETURNS bigint LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH changed AS (
+        INSERT INTO signicat.processes AS p
+            (process_id, dossier_id, provider, process_type, status, created_at, updated_at,
+             external_id, raw)
+        SELECT l.process_id, l.dossier_id, l.provider, l.process_type, l.status, l.created_at,
+               l.updated_at, l.external_id, l.raw
+        FROM signicat.assure_list_processes(since, page_size => 500) l
+        ON CONFLICT (process_id) DO UPDATE
+            SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
+                provider = EXCLUDED.provider, process_type = EXCLUDED.process_type,
+                external_id = EXCLUDED.external_id, raw = EXCLUDED.raw, synced_at = now()
+            WHERE p.status IS DISTINCT FROM EXCLUDED.status
+               OR p.updated_at IS DISTINCT FROM EXCLUDED.updated_at
+        RETURNING 1)
+    SELECT count(*) FROM changed
+$$;
+
+-- reads of personal data: from readers to operators
+REVOKE EXECUTE ON FUNCTION
+    signicat.assure_get_dossier(uuid),
+    signicat.assure_list_dossiers(),
+    signicat.assure_get_user_data(uuid),
+    signicat.assure_get_dossier_file(uuid, text),
+    signicat.assure_get_process(uuid, uuid),
+    signicat.assure_get_process_image(uuid, uuid, text),
+    signicat.assure_list_processes(timestamptz, timestamptz, text[], text, integer),
+    signicat.assure_get_process_external_id(uuid, uuid),
+    signicat.assure_get_process_video(uuid, uuid),
+    signicat.assure_download_process_result(uuid, uuid, boolean),
+    signicat.auth_get_session(uuid),
+    signicat.share_get_recipient(uuid, uuid),
+    signicat.reuseid_get_onboarding(uuid),
+    signicat.reuseid_get_step_up(uuid),
+    signicat.mobileid_get_account(boolean),
+    signicat.mobileid_list_apns_tokens(),
+    signicat.mobileid_get_apns_token(uuid),
+    signicat.mobileid_get_detailed_device_statistics(text, text),
+    signicat.mobileid_get_device_hash_statistics(bigint, boolean),
+    signicat.mobileid_list_devices_by_device_hash(text)
+FROM signicat_reader;
+GRANT EXECUTE ON FUNCTION
+    signicat.assure_get_dossier(uuid),
+    signicat.assure_list_dossiers(),
+    signicat.assure_get_user_data(uuid),
+    signicat.assure_get_dossier_file(uuid, text),
+    signicat.assure_get_process(uuid, uuid),
+    signicat.assure_get_process_image(uuid, uuid, text),
+    signicat.assure_list_processes(timestamptz, timestamptz, text[], text, integer),
+    signicat.assure_get_process_external_id(uuid, uuid),
+    signicat.assure_get_process_video(uuid, uuid),
+    signicat.assure_download_process_result(uuid, uuid, boolean),
+    signicat.auth_get_session(uuid),
+    signicat.share_get_recipient(uuid, uuid),
+    signicat.reuseid_get_onboarding(uuid),
+    signicat.reuseid_get_step_up(uuid),
+    signicat.mobileid_get_account(boolean),
+    signicat.mobileid_list_apns_tokens(),
+    signicat.mobileid_get_apns_token(uuid),
+    signicat.mobileid_get_detailed_device_statistics(text, text),
+    signicat.mobileid_get_device_hash_statistics(bigint, boolean),
+    signicat.mobileid_list_devices_by_device_hash(text)
+TO signicat_operator;
+
+-- tables: raw answers for operators only, changes only through the functions
+REVOKE SELECT ON signicat.processes FROM signicat_reader;
+REVOKE INSERT, UPDATE ON signicat.processes FROM signicat_operator;
+GRANT SELECT ON signicat.processes TO signicat_operator;
+GRANT DELETE ON signicat.watch, signicat.status_history TO signicat_admin;
+
+-- the worker's role
+GRANT USAGE ON SCHEMA signicat TO signicat_worker;
+GRANT SELECT, UPDATE ON signicat.watch TO signicat_worker;
+GRANT SELECT, INSERT, DELETE ON signicat.status_history TO signicat_worker;
+GRANT USAGE ON SEQUENCE signicat.status_history_id_seq TO signicat_worker;
