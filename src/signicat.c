@@ -232,6 +232,11 @@ _PG_init(void)
 							"Most requests (and connections) the worker has open at once.",
 							NULL, &signicat_poll_connections, 8, 1, 256,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.poll_timeout",
+							"Time allowed for one poll of the worker (signicat.timeout if that is shorter).",
+							"A status answer is small: a poll that takes longer is given up, its item backs off, and its connection serves others.",
+							&signicat_poll_timeout_ms, 5000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("signicat.worker_naptime",
 							"How long the worker sleeps when nothing is due.",
 							NULL, &signicat_worker_naptime_ms, 1000, 10, 600000,

@@ -190,8 +190,12 @@ typedef struct SignicatPoll
 	const char *error_detail;
 } SignicatPoll;
 
-extern void signicat_poll_many(SignicatPoll *polls, int n, int max_parallel,
-							   volatile int *in_flight);
+extern void signicat_poller_configure(int max_parallel);
+extern int	signicat_poller_capacity(void);
+extern int	signicat_poller_active(void);
+extern bool signicat_poller_start(SignicatPoll *p, MemoryContext cxt, long timeout_ms);
+extern int	signicat_poller_wait(int timeout_ms, SignicatPoll **done);
+extern void signicat_poller_abort_all(void);
 
 /* ---------- watch.c: what the worker follows ---------- */
 
@@ -219,6 +223,7 @@ extern int	signicat_poll_interval_ms;
 extern int	signicat_poll_max_interval_ms;
 extern int	signicat_poll_batch_size;
 extern int	signicat_poll_connections;
+extern int	signicat_poll_timeout_ms;
 extern int	signicat_worker_naptime_ms;
 extern int	signicat_watch_max_age_s;
 extern int	signicat_history_retention_s;

@@ -3,21 +3,28 @@
  *	  The background worker that follows pending verifications.
  *
  * One worker per database (signicat.worker_databases at start-up, or
- * signicat.start_worker() later).  Each round:
- *	 1. one transaction claims a bounded batch of due items of signicat.watch
- *		(FOR UPDATE SKIP LOCKED) by giving them a lease (claimed_until);
- *	 2. outside any transaction, polls them all concurrently (poller.c);
- *	 3. one transaction applies the results: for a changed status it updates
- *		the item, appends one status_history row and sends NOTIFY
- *		signicat_status (only the watch id, the history row's seq and whether
- *		it is final: anyone who can connect may LISTEN, so what the change was
- *		is read from the tables, where grants apply), all in one statement
- *		guarded by the old status, so a
- *		crash at any point neither loses nor duplicates a transition (the item
- *		is simply polled again); unchanged items and failures get their next
- *		poll time with backoff (Retry-After honoured, 404 = gone).
- * A missing schema means "nothing to do yet"; an error in a round is logged
- * and the worker carries on; SIGHUP reloads settings, SIGTERM ends it, and
+ * signicat.start_worker() later).  It works in steps (worker_step):
+ *	 1. when its queue is empty, one transaction claims a bounded batch of due
+ *		items of signicat.watch (FOR UPDATE SKIP LOCKED) by giving them a lease
+ *		(claimed_until); items whose last poll failed come only as many as
+ *		their share of the connections allows;
+ *	 2. outside any transaction, queued polls start as connections free up
+ *		(poller.c), each with signicat.poll_timeout, and the answers are
+ *		collected as they come: a hanging request holds its connection and
+ *		nothing else;
+ *	 3. one transaction records the answers that came (when the batch is all
+ *		back, or the first answer has waited RECORD_DELAY_MS): for a changed
+ *		status it updates the item, appends one status_history row and sends
+ *		NOTIFY signicat_status (only the watch id, the history row's seq and
+ *		whether it is final: anyone who can connect may LISTEN, so what the
+ *		change was is read from the tables, where grants apply), all in one
+ *		statement guarded by the old status, so a crash at any point neither
+ *		loses nor duplicates a transition (the item is simply polled again);
+ *		unchanged items and failures get their next poll time with backoff
+ *		(Retry-After honoured, 404 = gone).
+ * A missing schema means "nothing to do yet"; an error in a step is logged,
+ * the work in hand is given up (its items are polled again when their
+ * leases run out) and the worker carries on; SIGHUP reloads settings, SIGTERM ends it, and
  * the postmaster restarts it a second after a crash.
  *
  * Whose code runs here: the worker connects as the bootstrap superuser (the
@@ -76,6 +83,7 @@ int			signicat_poll_interval_ms = 5000;
 int			signicat_poll_max_interval_ms = 300000;
 int			signicat_poll_batch_size = 1000;
 int			signicat_poll_connections = 8;
+int			signicat_poll_timeout_ms = 5000;
 int			signicat_worker_naptime_ms = 1000;
 int			signicat_watch_max_age_s = 7 * 24 * 3600;
 int			signicat_history_retention_s = 90 * 24 * 3600;
@@ -261,7 +269,6 @@ typedef struct Plans
 } Plans;
 
 static Plans plans;
-static MemoryContext round_cxt = NULL;
 static TimestampTz last_housekeeping = 0;
 
 static SPIPlanPtr
@@ -291,7 +298,7 @@ forget_plans(void)
 static void
 prepare_plans(void)
 {
-	Oid			claim_t[] = {INT4OID, INT8OID};
+	Oid			claim_t[] = {INT4OID, INT8OID, INT4OID};
 	Oid			changed_t[] = {INT8OID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, BOOLOID, INT8OID, TEXTOID};
 	Oid			unchanged_t[] = {INT8OID, JSONBOID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
 	Oid			failed_t[] = {INT8OID, TEXTOID, INT8OID};
@@ -303,16 +310,23 @@ prepare_plans(void)
 	/*
 	 * The due ids are collected once (an InitPlan), not joined: a join lets
 	 * statistics that say "empty" pick a nested loop that reads the whole
-	 * table again for every item claimed.
+	 * table again for every item claimed.  Items whose last poll failed
+	 * ("suspects": a hanging or failing upstream) come in a second list
+	 * bounded by $3, their free share of the connections, so that they can
+	 * never take every connection from the items that answer.
 	 */
 	plans.claim = prepare(
 		"UPDATE signicat.watch SET claimed_until = now() + $2 * interval '1 millisecond' "
 		"WHERE id = ANY (ARRAY(SELECT id FROM signicat.watch "
 		"                      WHERE state = 'active' AND next_poll_at <= now() "
-		"                        AND (claimed_until IS NULL OR claimed_until < now()) "
-		"                      ORDER BY next_poll_at LIMIT $1 FOR UPDATE SKIP LOCKED)) "
+		"                        AND (claimed_until IS NULL OR claimed_until < now()) AND errors = 0 "
+		"                      ORDER BY next_poll_at LIMIT $1 FOR UPDATE SKIP LOCKED) "
+		"             || ARRAY(SELECT id FROM signicat.watch "
+		"                      WHERE state = 'active' AND next_poll_at <= now() "
+		"                        AND (claimed_until IS NULL OR claimed_until < now()) AND errors > 0 "
+		"                      ORDER BY next_poll_at LIMIT $3 FOR UPDATE SKIP LOCKED)) "
 		"RETURNING id, kind, item_id::text, dossier_id::text, account_id, status, "
-		"          unchanged_polls, errors", 2, claim_t);
+		"          unchanged_polls, errors", 3, claim_t);
 	/*
 	 * One transition: item, history row and notification, or nothing.  The
 	 * guard "still active" is written as "not finished" (the same thing, by
@@ -375,6 +389,7 @@ prepare_plans(void)
 /* the user and security context of the worker's connection, between transactions */
 static Oid	saved_userid = InvalidOid;
 static int	saved_sec_context = 0;
+static MemoryContext saved_cxt = NULL;	/* the caller's, given back by end_tx */
 static bool role_missing_logged = false;
 
 /*
@@ -388,6 +403,7 @@ begin_tx(const char *activity)
 {
 	Oid			role;
 
+	saved_cxt = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	role = get_role_oid(signicat_worker_role, true);
@@ -399,6 +415,7 @@ begin_tx(const char *activity)
 							signicat_worker_role)));
 		role_missing_logged = true;
 		CommitTransactionCommand();
+		MemoryContextSwitchTo(saved_cxt);
 		return false;
 	}
 	role_missing_logged = false;
@@ -418,6 +435,7 @@ end_tx(void)
 	PopActiveSnapshot();
 	SetUserIdAndSecContext(saved_userid, saved_sec_context);
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(saved_cxt);
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
@@ -445,41 +463,150 @@ exec_plan(SPIPlanPtr plan, Datum *values, const char *nulls, int expected)
 		elog(ERROR, "signicat worker: statement failed: %s", SPI_result_code_string(rc));
 }
 
-static pg_noinline int
-claim(WatchItem **items_out)
+/* ---------- the work in hand: claimed items, their requests and answers ---------- */
+
+/*
+ * The items of one claim share a memory context (their ids, requests and
+ * answers) and the access token fetched for them; it is freed when the last
+ * of them has been recorded.
+ */
+typedef struct Batch
 {
-	Datum		values[2];
+	MemoryContext cxt;
+	int			pending;		/* items not recorded yet */
+	char	   *token;			/* NULL when there is none: see error */
+	uint64		generation;
+	char	   *error;			/* why nothing is sent for these items */
+} Batch;
+
+/* one claimed item: queued, in flight, or answered and waiting to be recorded */
+typedef struct Flight
+{
+	SignicatPoll poll;			/* first: the poller hands back &poll */
+	WatchItem	item;
+	Batch	   *batch;
+	bool		suspect;		/* its last poll failed */
+	bool		sent;			/* else batch->error is its outcome */
+} Flight;
+
+/* room for a claim of signicat.poll_batch_size items, and for those answered */
+static Flight **queue = NULL;
+static int	nqueue = 0;
+static int	queue_next = 0;
+static Flight **answered = NULL;
+static int	nanswered = 0;
+static TimestampTz first_answer_at = 0;
+static int	room = 0;
+static int	suspects_flying = 0;
+static bool claim_due = true;
+static TimestampTz last_claim_at = 0;
+static TimestampTz last_record_at = 0;
+static List *live_batches = NIL;
+static MemoryContext worker_cxt = NULL; /* the arrays above, the batches */
+static MemoryContext step_cxt = NULL;	/* reset after each step */
+static MemoryContext record_cxt = NULL; /* reset after each recording */
+
+/* Answers wait at most this long to be recorded with others in one transaction. */
+#define RECORD_DELAY_MS 200
+/* How long one wait for answers may last before the worker looks around again. */
+#define POLL_WAIT_SLICE_MS 50
+
+static void
+ensure_room(int n)
+{
+	if (n <= room)
+		return;
+	queue = queue ? repalloc(queue, sizeof(Flight *) * n) :
+		MemoryContextAlloc(worker_cxt, sizeof(Flight *) * n);
+	answered = answered ? repalloc(answered, sizeof(Flight *) * n) :
+		MemoryContextAlloc(worker_cxt, sizeof(Flight *) * n);
+	room = n;
+}
+
+/* Connections items whose last poll failed may hold. */
+static int
+suspect_share(void)
+{
+	return Max(1, signicat_poll_connections / 2);
+}
+
+static void
+batch_release(Batch *b)
+{
+	if (b->token)
+		explicit_bzero(b->token, strlen(b->token));
+	MemoryContextDelete(b->cxt);
+	live_batches = list_delete_ptr(live_batches, b);
+	pfree(b);
+}
+
+/*
+ * Forget the work in hand after an error: requests are given up, answers
+ * not recorded; the items keep their leases and are polled again when those
+ * run out.
+ */
+static void
+forget_work(void)
+{
+	signicat_poller_abort_all();
+	while (live_batches != NIL)
+		batch_release((Batch *) linitial(live_batches));
+	nqueue = queue_next = nanswered = 0;
+	suspects_flying = 0;
+	claim_due = true;
+}
+
+/* Claim due items into the queue (one transaction); returns how many. */
+static pg_noinline int
+claim(void)
+{
+	Datum		values[3];
 	int64		lease_ms = (int64) signicat_connect_timeout_ms + signicat_timeout_ms + 60000;
-	WatchItem  *items;
+	Batch	   *batch;
+	MemoryContext old;
 	int			n;
 
 	values[0] = Int32GetDatum(signicat_poll_batch_size);
 	values[1] = Int64GetDatum(lease_ms);
+	values[2] = Int32GetDatum(Max(0, suspect_share() - suspects_flying));
 	exec_plan(plans.claim, values, NULL, SPI_OK_UPDATE_RETURNING);
-
 	n = (int) SPI_processed;
-	items = MemoryContextAllocZero(round_cxt, sizeof(WatchItem) * Max(n, 1));
+	nqueue = queue_next = 0;
+	if (n == 0)
+		return 0;
+
+	ensure_room(n + signicat_poller_active() + nanswered + 1);
+	batch = MemoryContextAllocZero(worker_cxt, sizeof(Batch));
+	batch->cxt = AllocSetContextCreate(worker_cxt, "signicat worker batch", ALLOCSET_DEFAULT_SIZES);
+	batch->pending = n;
+	old = MemoryContextSwitchTo(worker_cxt);
+	live_batches = lappend(live_batches, batch);
+	MemoryContextSwitchTo(batch->cxt);
 	for (int i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		char	   *kind;
+		Flight	   *f = palloc0(sizeof(Flight));
+		WatchItem  *item = &f->item;
+		char	   *v;
 
-		items[i].id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		kind = SPI_getvalue(tup, desc, 2);
-		items[i].kind = signicat_watch_kind(kind);
-		items[i].item_id = MemoryContextStrdup(round_cxt, SPI_getvalue(tup, desc, 3));
-		if (SPI_getvalue(tup, desc, 4))
-			items[i].dossier_id = MemoryContextStrdup(round_cxt, SPI_getvalue(tup, desc, 4));
-		if (SPI_getvalue(tup, desc, 5))
-			items[i].account_id = MemoryContextStrdup(round_cxt, SPI_getvalue(tup, desc, 5));
-		if (SPI_getvalue(tup, desc, 6))
-			items[i].status = MemoryContextStrdup(round_cxt, SPI_getvalue(tup, desc, 6));
-		items[i].unchanged_polls = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
-		items[i].errors = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
+		item->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		item->kind = signicat_watch_kind(SPI_getvalue(tup, desc, 2));
+		item->item_id = pstrdup(SPI_getvalue(tup, desc, 3));
+		if ((v = SPI_getvalue(tup, desc, 4)) != NULL)
+			item->dossier_id = pstrdup(v);
+		if ((v = SPI_getvalue(tup, desc, 5)) != NULL)
+			item->account_id = pstrdup(v);
+		if ((v = SPI_getvalue(tup, desc, 6)) != NULL)
+			item->status = pstrdup(v);
+		item->unchanged_polls = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
+		item->errors = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
+		f->batch = batch;
+		f->suspect = item->errors > 0;
+		queue[nqueue++] = f;
 	}
-	*items_out = items;
+	MemoryContextSwitchTo(old);
 	return n;
 }
 
@@ -718,13 +845,14 @@ apply_result(WatchItem *item, SignicatPoll *p, uint64 token_generation, RoundCou
 }
 
 /*
- * The access token for a round, or NULL with *error saying why (the token
+ * The access token for a batch, or NULL with *error saying why (the token
  * endpoint down must not stop the worker: the items record the failure).
  */
 static char *
-round_token(uint64 *generation, char **error)
+batch_token(uint64 *generation, char **error)
 {
 	char	   *volatile token = NULL;
+	MemoryContext cxt = CurrentMemoryContext;
 
 	*error = NULL;
 	PG_TRY();
@@ -735,7 +863,7 @@ round_token(uint64 *generation, char **error)
 	{
 		ErrorData  *edata;
 
-		MemoryContextSwitchTo(round_cxt);
+		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 		*error = psprintf("no access token: %s%s%s", edata->message,
@@ -745,106 +873,227 @@ round_token(uint64 *generation, char **error)
 	return token;
 }
 
-/* One round; returns how many items it claimed. */
-static int
-run_round(void)
+/*
+ * Give the queued items of the last claim their requests: one token for
+ * all of them (or the reason there is none, which each records).
+ */
+static void
+prepare_requests(void)
 {
-	WatchItem  *items;
-	SignicatPoll *polls;
-	RoundCounts counts = {0, 0};
-	char	   *token = NULL;
-	uint64		generation = 0;
-	char	   *token_error = NULL;
-	TimestampTz started = GetCurrentTimestamp();
-	int			n;
+	Batch	   *batch;
+	const char *base = signicat_base_url ? signicat_base_url : "";
+	int			baselen = strlen(base);
+	MemoryContext old;
 
-	MemoryContextReset(round_cxt);
-
-	if (!begin_tx("signicat worker: claiming due items"))
-		return 0;
-	if (!schema_ready())
-	{
-		end_tx();
-		return 0;
-	}
-	prepare_plans();
-	replan_after_growth();
-	housekeeping();
-	n = claim(&items);
-	end_tx();
-	if (n == 0)
-		return 0;
-
-	MemoryContextSwitchTo(round_cxt);
+	if (nqueue == 0)
+		return;
+	batch = queue[0]->batch;
+	old = MemoryContextSwitchTo(batch->cxt);
 	pgstat_report_activity(STATE_RUNNING, "signicat worker: polling");
-
-	/* one token for the round; if there is none, every item records why */
 	if (signicat_url_in_clear(signicat_base_url))
-		token_error = "signicat.base_url uses plain http:// to a host that is not a loopback address "
+		batch->error = "signicat.base_url uses plain http:// to a host that is not a loopback address "
 			"(the token would travel in clear text; see signicat.allow_insecure_http)";
 	else
-		token = round_token(&generation, &token_error);
+		batch->token = batch_token(&batch->generation, &batch->error);
 
-	polls = palloc0(sizeof(SignicatPoll) * n);
-	if (token_error == NULL)
+	while (baselen > 0 && base[baselen - 1] == '/')
+		baselen--;
+	for (int i = 0; i < nqueue; i++)
 	{
-		const char *base = signicat_base_url ? signicat_base_url : "";
-		int			baselen = strlen(base);
+		Flight	   *f = queue[i];
+		const SignicatOperation *op = signicat_find_operation(f->item.kind->poll_op);
 
-		while (baselen > 0 && base[baselen - 1] == '/')
-			baselen--;
-		for (int i = 0; i < n; i++)
-		{
-			const SignicatOperation *op = signicat_find_operation(items[i].kind->poll_op);
-
-			polls[i].req.method = op->method;
-			polls[i].req.url = psprintf("%.*s%s", baselen, base,
-										signicat_expand_path(op->path, path_value, &items[i]));
-			polls[i].req.accept = op->accept;
-			polls[i].req.bearer = token;
-			polls[i].req.account_id = items[i].account_id;
-		}
-		signicat_poll_many(polls, n, signicat_poll_connections, &my_slot->in_flight);
-		explicit_bzero(token, strlen(token));
+		f->poll.req.method = op->method;
+		f->poll.req.url = psprintf("%.*s%s", baselen, base,
+								   signicat_expand_path(op->path, path_value, &f->item));
+		f->poll.req.accept = op->accept;
+		f->poll.req.bearer = batch->token;
+		f->poll.req.account_id = f->item.account_id;
 	}
+	MemoryContextSwitchTo(old);
+}
 
-	if (token_error == NULL)
+static void
+add_answered(Flight *f, TimestampTz now)
+{
+	if (nanswered == 0)
+		first_answer_at = now;
+	answered[nanswered++] = f;
+}
+
+/* Start queued requests while connections are free (suspects within their share). */
+static void
+start_requests(TimestampTz now)
+{
+	long		timeout_ms = Min(signicat_timeout_ms, signicat_poll_timeout_ms);
+
+	while (queue_next < nqueue)
 	{
-		for (int i = 0; i < n; i++)
-			signicat_stats_record(signicat_stats_slot(items[i].kind->poll_op),
-								  polls[i].done ? signicat_error_class(polls[i].resp.status) :
+		Flight	   *f = queue[queue_next];
+
+		if (f->batch->error)
+		{
+			/* nothing to send: the reason is the outcome */
+			queue_next++;
+			add_answered(f, now);
+			continue;
+		}
+		if (signicat_poller_capacity() <= 0 || (f->suspect && suspects_flying >= suspect_share()))
+			break;
+		signicat_poller_start(&f->poll, f->batch->cxt, timeout_ms);
+		f->sent = true;
+		suspects_flying += f->suspect ? 1 : 0;
+		queue_next++;
+	}
+	my_slot->in_flight = signicat_poller_active();
+}
+
+/* Wait a slice for answers and move those that came to the answered list. */
+static void
+collect_answers(void)
+{
+	SignicatPoll *done[256];
+	int			n = signicat_poller_wait(POLL_WAIT_SLICE_MS, done);
+	TimestampTz now = GetCurrentTimestamp();
+
+	for (int i = 0; i < n; i++)
+	{
+		Flight	   *f = (Flight *) done[i];
+
+		suspects_flying -= f->suspect ? 1 : 0;
+		add_answered(f, now);
+	}
+	my_slot->in_flight = signicat_poller_active();
+}
+
+/* Record every answer that came, in one transaction, and count them. */
+static void
+record_answers(void)
+{
+	RoundCounts counts = {0, 0};
+	TimestampTz now;
+	int			n = nanswered;
+
+	for (int i = 0; i < n; i++)
+	{
+		Flight	   *f = answered[i];
+
+		if (f->sent)
+			signicat_stats_record(signicat_stats_slot(f->item.kind->poll_op),
+								  f->poll.done ? signicat_error_class(f->poll.resp.status) :
 								  SIGNICAT_ERR_TRANSPORT,
-								  polls[i].elapsed_us, 0,
-								  polls[i].done ? polls[i].resp.body_len : 0);
+								  f->poll.elapsed_us, 0,
+								  f->poll.done ? f->poll.resp.body_len : 0);
 	}
 
 	if (!begin_tx("signicat worker: recording results"))
-		elog(ERROR, "signicat worker: role \"%s\" was dropped during a round", signicat_worker_role);
-	MemoryContextSwitchTo(round_cxt);
+		elog(ERROR, "signicat worker: role \"%s\" was dropped while polling", signicat_worker_role);
+	MemoryContextSwitchTo(record_cxt);
 	for (int i = 0; i < n; i++)
 	{
-		if (token_error)
-			record_failure(&items[i], token_error, -1, &counts);
+		Flight	   *f = answered[i];
+
+		if (!f->sent)
+			record_failure(&f->item, f->batch->error, -1, &counts);
 		else
-			apply_result(&items[i], &polls[i], generation, &counts);
+			apply_result(&f->item, &f->poll, f->batch->generation, &counts);
 	}
 	end_tx();
+	MemoryContextReset(record_cxt);
 
+	/* recorded: the items' memory goes with the last of each batch */
+	for (int i = 0; i < n; i++)
+	{
+		Batch	   *b = answered[i]->batch;
+
+		if (--b->pending == 0)
+			batch_release(b);
+	}
+	nanswered = 0;
+
+	now = GetCurrentTimestamp();
 	{
 		long		secs;
 		int			usecs;
-		TimestampTz now = GetCurrentTimestamp();
 
-		TimestampDifference(started, now, &secs, &usecs);
+		TimestampDifference(last_record_at ? last_record_at : now, now, &secs, &usecs);
 		my_slot->rounds++;
 		my_slot->polled += n;
 		my_slot->changes += counts.changes;
 		my_slot->errors += counts.errors;
-		my_slot->last_due = n;
 		my_slot->last_round_at = now;
-		my_slot->last_rate = n / Max(secs + usecs / 1000000.0, 0.000001);
+		my_slot->last_rate = n / Max(secs + usecs / 1000000.0, 0.001);
 	}
-	return n;
+	last_record_at = now;
+}
+
+/*
+ * One step of the worker: claim due items when the queue is empty (and
+ * something may be due), start what the connections allow, wait a little for
+ * answers (or, with nothing in hand, sleep until something may be due), and
+ * record the answers that came once the requests of the claim are all back
+ * or the first answer has waited RECORD_DELAY_MS.  A request that hangs
+ * thus holds its connection and nothing else.
+ */
+static void
+worker_step(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	signicat_poller_configure(signicat_poll_connections);
+	ensure_room(signicat_poll_batch_size + signicat_poller_active() + nanswered + 1);
+
+	if (queue_next >= nqueue && signicat_poller_capacity() > 0 &&
+		(claim_due || TimestampDifferenceExceeds(last_claim_at, now, signicat_worker_naptime_ms)))
+	{
+		int			n = 0;
+
+		last_claim_at = now;
+		if (begin_tx("signicat worker: claiming due items"))
+		{
+			if (schema_ready())
+			{
+				prepare_plans();
+				replan_after_growth();
+				housekeeping();
+				n = claim();
+				my_slot->last_due = n;
+			}
+			end_tx();
+		}
+		/* a full batch means more may be due: claim again as soon as there is room */
+		claim_due = n >= signicat_poll_batch_size;
+		prepare_requests();
+	}
+
+	start_requests(now);
+
+	if (signicat_poller_active() > 0)
+	{
+		collect_answers();
+		if (MyLatch->is_set)
+		{
+			/* something was enrolled (or a reload): look for due items again */
+			ResetLatch(MyLatch);
+			claim_due = true;
+		}
+	}
+	else if (nanswered == 0)
+	{
+		/* nothing in flight or to record: sleep until the next look, or until woken */
+		int			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								   claim_due ? 0 : signicat_worker_naptime_ms, PG_WAIT_EXTENSION);
+
+		ResetLatch(MyLatch);
+		if (rc & WL_LATCH_SET)
+			claim_due = true;
+	}
+
+	if (nanswered > 0 &&
+		((signicat_poller_active() == 0 && queue_next >= nqueue) ||
+		 TimestampDifferenceExceeds(first_answer_at, GetCurrentTimestamp(), RECORD_DELAY_MS)))
+		record_answers();
+	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
 /* ---------- the worker process ---------- */
@@ -870,8 +1119,12 @@ signicat_worker_main(Datum arg)
 		proc_exit(0);
 	}
 	before_shmem_exit(release_slot, (Datum) 0);
-	round_cxt = AllocSetContextCreate(TopMemoryContext, "signicat worker round",
-									  ALLOCSET_DEFAULT_SIZES);
+	worker_cxt = AllocSetContextCreate(TopMemoryContext, "signicat worker",
+									   ALLOCSET_DEFAULT_SIZES);
+	record_cxt = AllocSetContextCreate(TopMemoryContext, "signicat worker recording",
+									   ALLOCSET_DEFAULT_SIZES);
+	step_cxt = AllocSetContextCreate(TopMemoryContext, "signicat worker step",
+									 ALLOCSET_DEFAULT_SIZES);
 	ereport(LOG, (errmsg("signicat worker started for database \"%s\"", dbname)));
 
 	/*
@@ -892,7 +1145,6 @@ signicat_worker_main(Datum arg)
 
 	for (;;)
 	{
-		int			handled = 0;
 		MemoryContext cxt = CurrentMemoryContext;
 
 		CHECK_FOR_INTERRUPTS();
@@ -909,32 +1161,30 @@ signicat_worker_main(Datum arg)
 
 		PG_TRY();
 		{
-			handled = run_round();
+			MemoryContextSwitchTo(step_cxt);
+			worker_step();
+			MemoryContextSwitchTo(cxt);
+			MemoryContextReset(step_cxt);
 		}
 		PG_CATCH();
 		{
-			/* log it and carry on: one bad round must not stop the worker */
+			/* log it and carry on: one bad step must not stop the worker */
 			MemoryContextSwitchTo(cxt);
 			EmitErrorReport();
 			FlushErrorState();
 			AbortOutOfAnyTransaction();
+			forget_work();
 			forget_plans();
+			MemoryContextReset(record_cxt);
+			MemoryContextReset(step_cxt);
+			my_slot->in_flight = 0;
 			pgstat_report_activity(STATE_IDLE, NULL);
-			handled = 0;
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 Max(signicat_worker_naptime_ms, 1000), PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(cxt);
-
-		/* a full batch means more may be due: go on at once */
-		if (handled < signicat_poll_batch_size)
-		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 signicat_worker_naptime_ms, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-		}
 	}
 }
 

@@ -576,6 +576,7 @@ def loggable_body(body: bytes, content_type: str, redact_form_keys: tuple = ()) 
 FAULT_FIELDS = {
     # name: (default, kind)
     "operation": (None, "str"),
+    "path_contains": (None, "str"),     # only requests whose path holds this text
     "count": (1, "count"),
     "status": (None, "status"),
     "problem": (None, "object"),
@@ -656,10 +657,11 @@ class FaultBook:
         self.faults.append(fault)
         return dict(fault)
 
-    def take(self, operation: str) -> Optional[dict]:
-        """The first fault matching ``operation``; consumes one of its counts."""
+    def take(self, operation: str, path: str = "") -> Optional[dict]:
+        """The first fault matching ``operation`` (and path); consumes one of its counts."""
         for fault in self.faults:
-            if fault["operation"] in (operation, "*"):
+            if fault["operation"] in (operation, "*") and (
+                    fault["path_contains"] is None or fault["path_contains"] in path):
                 fault["fired"] += 1
                 if fault["count"] > 0:
                     fault["count"] -= 1
@@ -1148,7 +1150,7 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
             return
         mock.record(req)
         with mock.lock:
-            fault = mock.faults.take(req.operation)
+            fault = mock.faults.take(req.operation, req.path)
         if fault is None:
             self.send(mock.handle(route, req))
         else:
