@@ -84,50 +84,38 @@ AS $$
 $$;
 
 -- reads of personal data: from readers to operators
-REVOKE EXECUTE ON FUNCTION
-    signicat.assure_get_dossier(uuid),
-    signicat.assure_list_dossiers(),
-    signicat.assure_get_user_data(uuid),
-    signicat.assure_get_dossier_file(uuid, text),
-    signicat.assure_get_process(uuid, uuid),
-    signicat.assure_get_process_image(uuid, uuid, text),
-    signicat.assure_list_processes(timestamptz, timestamptz, text[], text, integer),
-    signicat.assure_get_process_external_id(uuid, uuid),
-    signicat.assure_get_process_video(uuid, uuid),
-    signicat.assure_download_process_result(uuid, uuid, boolean),
-    signicat.auth_get_session(uuid),
-    signicat.share_get_recipient(uuid, uuid),
-    signicat.reuseid_get_onboarding(uuid),
-    signicat.reuseid_get_step_up(uuid),
-    signicat.mobileid_get_account(boolean),
-    signicat.mobileid_list_apns_tokens(),
-    signicat.mobileid_get_apns_token(uuid),
-    signicat.mobileid_get_detailed_device_statistics(text, text),
-    signicat.mobileid_get_device_hash_statistics(bigint, boolean),
-    signicat.mobileid_list_devices_by_device_hash(text)
-FROM signicat_reader;
-GRANT EXECUTE ON FUNCTION
-    signicat.assure_get_dossier(uuid),
-    signicat.assure_list_dossiers(),
-    signicat.assure_get_user_data(uuid),
-    signicat.assure_get_dossier_file(uuid, text),
-    signicat.assure_get_process(uuid, uuid),
-    signicat.assure_get_process_image(uuid, uuid, text),
-    signicat.assure_list_processes(timestamptz, timestamptz, text[], text, integer),
-    signicat.assure_get_process_external_id(uuid, uuid),
-    signicat.assure_get_process_video(uuid, uuid),
-    signicat.assure_download_process_result(uuid, uuid, boolean),
-    signicat.auth_get_session(uuid),
-    signicat.share_get_recipient(uuid, uuid),
-    signicat.reuseid_get_onboarding(uuid),
-    signicat.reuseid_get_step_up(uuid),
-    signicat.mobileid_get_account(boolean),
-    signicat.mobileid_list_apns_tokens(),
-    signicat.mobileid_get_apns_token(uuid),
-    signicat.mobileid_get_detailed_device_statistics(text, text),
-    signicat.mobileid_get_device_hash_statistics(bigint, boolean),
-    signicat.mobileid_list_devices_by_device_hash(text)
-TO signicat_operator;
+DO $move$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOREACH f IN ARRAY ARRAY[
+        'signicat.assure_get_dossier(uuid)',
+        'signicat.assure_list_dossiers()',
+        'signicat.assure_get_user_data(uuid)',
+        'signicat.assure_get_dossier_file(uuid, text)',
+        'signicat.assure_get_process(uuid, uuid)',
+        'signicat.assure_get_process_image(uuid, uuid, text)',
+        'signicat.assure_list_processes(timestamptz, timestamptz, text[], text, integer)',
+        'signicat.assure_get_process_external_id(uuid, uuid)',
+        'signicat.assure_get_process_video(uuid, uuid)',
+        'signicat.assure_download_process_result(uuid, uuid, boolean)',
+        'signicat.auth_get_session(uuid)',
+        'signicat.share_get_recipient(uuid, uuid)',
+        'signicat.reuseid_get_onboarding(uuid)',
+        'signicat.reuseid_get_step_up(uuid)',
+        'signicat.mobileid_get_account(boolean)',
+        'signicat.mobileid_list_apns_tokens()',
+        'signicat.mobileid_get_apns_token(uuid)',
+        'signicat.mobileid_get_detailed_device_statistics(text, text)',
+        'signicat.mobileid_get_device_hash_statistics(bigint, boolean)',
+        'signicat.mobileid_list_devices_by_device_hash(text)'
+    ]::pg_catalog.regprocedure[]
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM signicat_reader', f);
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO signicat_operator', f);
+    END LOOP;
+END
+$move$;
 
 -- tables: raw answers for operators only, changes only through the functions
 REVOKE SELECT ON signicat.processes FROM signicat_reader;
