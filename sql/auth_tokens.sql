@@ -16,7 +16,6 @@ SELECT r->>'method' AS method, r->>'path' AS path, r->'headers'->>'authorization
 FROM t.last_request('token') r;
 
 -- another backend uses the same token (shared memory), no new token
-CREATE EXTENSION dblink;
 SELECT dblink_connect('other', format('dbname=%s port=%s host=%s', current_database(),
                       current_setting('port'), split_part(current_setting('unix_socket_directories'), ',', 1)));
 SELECT n AS other_backend_calls FROM dblink('other',

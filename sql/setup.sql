@@ -1,8 +1,19 @@
 -- setup: install the extension and the helpers the other tests use to drive
 -- the mock Signicat server (its /__mock control routes, reached through
 -- signicat.request so that the tests need nothing but SQL).
+--
+-- The suite needs a server that preloads signicat (and pg_cron, in database
+-- postgres, for the cron test) and points signicat.* at the mock: test/lib.sh's
+-- start_cluster sets one up (test/run.sh does it all). This says what is missing.
+SELECT CASE
+    WHEN current_setting('shared_preload_libraries') !~ 'signicat'
+        THEN 'needs shared_preload_libraries = ''signicat,pg_cron'''
+    WHEN current_setting('signicat.base_url', true) !~ '^http://127\.0\.0\.1:'
+        THEN 'needs signicat.base_url (and token_url, client_id, client_secret) pointing at test/mock on 127.0.0.1'
+    ELSE 'ok' END AS prerequisites;
 CREATE EXTENSION signicat;
 SELECT extname, extversion FROM pg_extension WHERE extname = 'signicat';
+CREATE EXTENSION dblink;
 
 CREATE SCHEMA t;
 
@@ -71,3 +82,18 @@ $$;
 
 SELECT t.reset();
 SELECT count(*) AS requests_after_reset FROM t.requests();
+
+-- wait (at most 30 s) until a query answers true
+CREATE FUNCTION t.wait_until(condition text, seconds int DEFAULT 30) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    ok boolean;
+BEGIN
+    FOR i IN 1 .. seconds * 20 LOOP
+        PERFORM pg_stat_clear_snapshot();  -- pg_stat_activity is cached per transaction
+        EXECUTE condition INTO ok;
+        IF ok THEN RETURN true; END IF;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+    RETURN false;
+END $$;

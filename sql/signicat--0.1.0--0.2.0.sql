@@ -9,7 +9,8 @@
 --   * status_history is an audit trail: watch_drop marks the item 'dropped'
 --     instead of deleting it with its history, only admins may delete; rows of
 --     signicat.processes come only through sync_processes (SECURITY DEFINER);
---   * watch_add follows a dropped item again.
+--   * watch_add follows a dropped item again;
+--   * signicat.http_status_rules() shows what each HTTP status means.
 -- test/t/008_upgrade.pl checks that this script and a fresh install of 0.2.0
 -- give the same objects.
 
@@ -122,6 +123,17 @@ REVOKE SELECT ON signicat.processes FROM signicat_reader;
 REVOKE INSERT, UPDATE ON signicat.processes FROM signicat_operator;
 GRANT SELECT ON signicat.processes TO signicat_operator;
 GRANT DELETE ON signicat.watch, signicat.status_history TO signicat_admin;
+
+-- the status table of the library, readable
+CREATE FUNCTION signicat.http_status_rules(
+    OUT low integer, OUT high integer, OUT sqlstate text, OUT error_class text,
+    OUT retryable boolean, OUT gone boolean, OUT hint text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'signicat_http_status_rules' LANGUAGE C IMMUTABLE;
+COMMENT ON FUNCTION signicat.http_status_rules() IS
+'What each HTTP status means: SQLSTATE, error class in the statistics, retried or not, gone or not, hint; the first rule whose range holds a status applies';
+REVOKE EXECUTE ON FUNCTION signicat.http_status_rules() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION signicat.http_status_rules() TO signicat_reader;
 
 -- the worker's role
 GRANT USAGE ON SCHEMA signicat TO signicat_worker;

@@ -897,6 +897,14 @@ CREATE FUNCTION signicat.stats_reset() RETURNS void
 AS 'MODULE_PATHNAME', 'signicat_stats_reset' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION signicat.stats_reset() IS 'Reset signicat.stat_operations';
 
+CREATE FUNCTION signicat.http_status_rules(
+    OUT low integer, OUT high integer, OUT sqlstate text, OUT error_class text,
+    OUT retryable boolean, OUT gone boolean, OUT hint text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'signicat_http_status_rules' LANGUAGE C IMMUTABLE;
+COMMENT ON FUNCTION signicat.http_status_rules() IS
+'What each HTTP status means: SQLSTATE, error class in the statistics, retried or not, gone or not, hint; the first rule whose range holds a status applies';
+
 -- ---------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC; three roles for people, each including the
 -- one before, and one for the background worker.
@@ -1057,7 +1065,7 @@ TO signicat_operator;
 GRANT EXECUTE ON FUNCTION signicat.start_worker(), signicat.stop_worker() TO signicat_admin;
 GRANT DELETE ON signicat.watch, signicat.status_history TO signicat_admin;
 GRANT SELECT ON signicat.stat_operations TO signicat_reader;
-GRANT EXECUTE ON FUNCTION signicat.stats() TO signicat_reader;
+GRANT EXECUTE ON FUNCTION signicat.stats(), signicat.http_status_rules() TO signicat_reader;
 GRANT EXECUTE ON FUNCTION signicat.stats_reset() TO signicat_operator;
 GRANT SELECT, UPDATE ON signicat.watch TO signicat_worker;
 GRANT SELECT, INSERT, DELETE ON signicat.status_history TO signicat_worker;

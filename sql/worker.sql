@@ -2,27 +2,13 @@
 -- to their final status, records every change once, notifies listeners, and
 -- backs off on errors; the analyst views read what it recorded.
 SELECT t.reset();
--- earlier tests enrolled what they created; start from an empty watch list
+-- earlier tests enrolled what they created (and synced, cron); start from empty tables
 DELETE FROM signicat.watch;
+DELETE FROM signicat.processes;
 ALTER SYSTEM SET signicat.poll_interval = '100ms';
 ALTER SYSTEM SET signicat.poll_max_interval = '1s';
 ALTER SYSTEM SET signicat.worker_naptime = '50ms';
 SELECT pg_reload_conf();
-
--- wait (at most 30 s) until a query answers true
-CREATE FUNCTION t.wait_until(condition text, seconds int DEFAULT 30) RETURNS boolean
-LANGUAGE plpgsql AS $$
-DECLARE
-    ok boolean;
-BEGIN
-    FOR i IN 1 .. seconds * 20 LOOP
-        PERFORM pg_stat_clear_snapshot();  -- pg_stat_activity is cached per transaction
-        EXECUTE condition INTO ok;
-        IF ok THEN RETURN true; END IF;
-        PERFORM pg_sleep(0.05);
-    END LOOP;
-    RETURN false;
-END $$;
 
 -- the worker of this database: started once, visible in pg_stat_activity
 SELECT signicat.start_worker() IS NOT NULL AS started;

@@ -42,7 +42,6 @@
 #include "utils/wait_event.h"
 
 #include "signicat.h"
-#include "wire.h"
 
 #define SIGNICAT_MAX_TOKEN_LEN 8192
 

@@ -13,13 +13,14 @@
  */
 #include "postgres.h"
 
+#include "fmgr.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
 #include "signicat.h"
-#include "wire.h"
 
-/* The SQLSTATE of an error answer's HTTP status (table: wire.c, README). */
+/* The SQLSTATE of an error answer's HTTP status (the table in wire.c; README). */
 int
 signicat_sqlstate_for_status(long status)
 {
@@ -114,7 +115,9 @@ signicat_report_http_error(const SignicatCall *call, const SignicatHttpResponse 
 	char	   *trace_id;
 	char	   *code;
 	StringInfoData detail;
+	const WireStatusRule *rule = wire_status_rule(resp->status);
 	int			sqlstate = signicat_sqlstate_for_status(resp->status);
+	const char *hint = NULL;
 
 	title = problem_string(problem, "title");
 	trace_id = problem_string(problem, "traceId");
@@ -135,17 +138,20 @@ signicat_report_http_error(const SignicatCall *call, const SignicatHttpResponse 
 	if (code && strcmp(code, "account_id_missing") == 0)
 		sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
 
+	/* the hint: the problem's own case first, then Retry-After, then the status's */
+	if (code && strcmp(code, "account_id_missing") == 0)
+		hint = "Set signicat.account_id (for example SET LOCAL signicat.account_id = '...') to choose the Signicat account.";
+	else if (resp->retry_after >= 0)
+		hint = psprintf("Signicat asks to retry after %ld seconds.", resp->retry_after);
+	else if (rule && rule->hint)
+		hint = rule->hint;
+
 	ereport(ERROR,
 			(errcode(sqlstate),
 			 title ? errmsg("%s", title) :
 			 errmsg("Signicat answered HTTP %ld", resp->status),
 			 detail.len ? errdetail("%s", detail.data) : 0,
-			 code && strcmp(code, "account_id_missing") == 0 ?
-			 errhint("Set signicat.account_id (for example SET LOCAL signicat.account_id = '...') to choose the Signicat account.") :
-			 resp->status == 401 ?
-			 errhint("The access token was refused twice; check signicat.client_id, signicat.client_secret and signicat.scope.") :
-			 resp->status == 429 && resp->retry_after >= 0 ?
-			 errhint("Signicat asks to retry after %ld seconds.", resp->retry_after) : 0,
+			 hint ? errhint("%s", hint) : 0,
 			 errcontext("HTTP %ld from Signicat%s%s%s%s", resp->status,
 						code ? ", problem code " : "", code ? code : "",
 						trace_id ? ", traceId " : "", trace_id ? trace_id : "")));
@@ -166,4 +172,38 @@ signicat_http_error_text(const SignicatHttpResponse *resp)
 					title ? ": " : "", title ? title : "",
 					trace_id ? " (traceId " : "", trace_id ? trace_id : "",
 					trace_id ? ")" : "");
+}
+
+PG_FUNCTION_INFO_V1(signicat_http_status_rules);
+
+/*
+ * signicat.http_status_rules(): the table of wire.c, one row per rule, so
+ * that documentation and tests read what the code decides.
+ */
+Datum
+signicat_http_status_rules(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < wire_nstatus_rules; i++)
+	{
+		const WireStatusRule *r = &wire_status_rules[i];
+		Datum		values[7];
+		bool		nulls[7] = {false};
+
+		/* the catch-all rule covers what no HTTP status is: show it as 100..599 */
+		values[0] = Int32GetDatum((int32) Max(r->low, 100));
+		values[1] = Int32GetDatum((int32) Min(r->high, 599));
+		values[2] = CStringGetTextDatum(r->sqlstate);
+		values[3] = CStringGetTextDatum(signicat_error_class_name(r->error_class));
+		values[4] = BoolGetDatum(r->retryable);
+		values[5] = BoolGetDatum(r->gone);
+		if (r->hint)
+			values[6] = CStringGetTextDatum(r->hint);
+		else
+			nulls[6] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

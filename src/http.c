@@ -33,7 +33,6 @@
 #include "utils/wait_event.h"
 
 #include "signicat.h"
-#include "wire.h"
 
 /* How long one wait may last before interrupts are checked again. */
 #define SIGNICAT_WAIT_SLICE_MS 10

@@ -40,7 +40,6 @@
 #include "utils/syscache.h"
 
 #include "signicat.h"
-#include "wire.h"
 
 typedef enum ArgRole
 {

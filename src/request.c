@@ -28,7 +28,6 @@
 #include "utils/wait_event.h"
 
 #include "signicat.h"
-#include "wire.h"
 
 /* Every error raised during a call names the operation (never its values). */
 static void
@@ -85,11 +84,13 @@ signicat_append_query(StringInfo query, const char *name, const char *value)
 					 signicat_url_escape(value, false));
 }
 
-/* Is this HTTP status worth another try of an idempotent request? */
+/* Is this HTTP status worth another try of an idempotent request? (wire.c's table) */
 static bool
 retryable_status(long status)
 {
-	return status == 429 || status == 502 || status == 503 || status == 504;
+	const WireStatusRule *rule = wire_status_rule(status);
+
+	return rule && rule->retryable;
 }
 
 /*
@@ -149,8 +150,9 @@ send_once(SignicatHttpRequest *req, SignicatHttpResponse *resp, SignicatTranspor
  * Send the request with a fresh-enough token, answer in *resp.  A 401 gets
  * one new token and one more try (the request was refused, not processed).
  * Idempotent requests are sent again, up to signicat.max_retries times, after
- * a failure to connect or a lost connection, a timeout, 429, 502, 503 or
- * 504; others only when they cannot have reached the server.  Returns false
+ * a failure to connect or a lost connection, a timeout, or a status the
+ * table in wire.c calls retryable (408, 429, 502, 503, 504); others only when
+ * they cannot have reached the server.  Returns false
  * with *err for a transport failure that is final.
  */
 static bool

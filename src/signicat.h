@@ -18,6 +18,8 @@
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
+#include "wire.h"
+
 /* ---------- catalog.c / catalog_data.c ---------- */
 
 typedef enum SignicatParamIn
@@ -269,22 +271,13 @@ extern char *signicat_expand_path(const char *template,
 
 /* ---------- stats.c: per-operation statistics ---------- */
 
-typedef enum SignicatErrorClass
-{
-	SIGNICAT_ERR_BAD_REQUEST,	/* other 4xx */
-	SIGNICAT_ERR_UNAUTHORIZED,	/* 401, 403 */
-	SIGNICAT_ERR_NOT_FOUND,		/* 404, 410 */
-	SIGNICAT_ERR_CONFLICT,		/* 409, 412 */
-	SIGNICAT_ERR_RATE_LIMITED,	/* 429 */
-	SIGNICAT_ERR_SERVER,		/* 5xx */
-	SIGNICAT_ERR_TRANSPORT,		/* no answer: connection, TLS, timeout, cancel */
-	SIGNICAT_ERROR_CLASSES
-} SignicatErrorClass;
+/* (SignicatErrorClass: wire.h, beside the status table that picks it) */
 
 extern Size signicat_stats_shmem_size(void);
 extern void signicat_stats_shmem_startup(void);
 extern int	signicat_stats_slot(const char *opid);
 extern int	signicat_error_class(long status);
+extern const char *signicat_error_class_name(int error_class);
 extern void signicat_stats_record(int slot, int error_class, uint64 elapsed_us,
 								  uint64 bytes_out, uint64 bytes_in);
 extern void signicat_stats_retry(int slot);

@@ -47,6 +47,13 @@ static const char *const error_class_names[SIGNICAT_ERROR_CLASSES] = {
 	"server", "transport"
 };
 
+const char *
+signicat_error_class_name(int error_class)
+{
+	return error_class >= 0 && error_class < SIGNICAT_ERROR_CLASSES ?
+		error_class_names[error_class] : NULL;
+}
+
 /* catalog operations, then signicat.request, then the token endpoint */
 static int
 nslots(void)
@@ -114,28 +121,13 @@ signicat_stats_slot(const char *opid)
 	return op ? (int) (op - signicat_operations) : signicat_noperations;
 }
 
-/* Error class of an HTTP status, or -1 for success. */
+/* Error class of an HTTP status (wire.c's table), or -1 for success. */
 int
 signicat_error_class(long status)
 {
-	if (status >= 200 && status <= 299)
-		return -1;
-	switch (status)
-	{
-		case 401:
-		case 403:
-			return SIGNICAT_ERR_UNAUTHORIZED;
-		case 404:
-		case 410:
-			return SIGNICAT_ERR_NOT_FOUND;
-		case 409:
-		case 412:
-			return SIGNICAT_ERR_CONFLICT;
-		case 429:
-			return SIGNICAT_ERR_RATE_LIMITED;
-		default:
-			return status >= 500 ? SIGNICAT_ERR_SERVER : SIGNICAT_ERR_BAD_REQUEST;
-	}
+	const WireStatusRule *rule = wire_status_rule(status);
+
+	return rule ? rule->error_class : -1;
 }
 
 /*

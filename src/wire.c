@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * wire.c
  *	  Untrusted text in and out, with no PostgreSQL backend: media types of
- *	  answers, the SQLSTATE of an HTTP status, percent-encoding and path
+ *	  answers, what an HTTP status means (one table), percent-encoding and path
  *	  template expansion, the payload of a dataURL.  Plain C over malloc;
  *	  results are malloc'd (free them with free()) and NULL means out of
  *	  memory or, where said, invalid input.  Never raises, never longjmps, so
@@ -9,6 +9,7 @@
  *-------------------------------------------------------------------------
  */
 #include <curl/curl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -38,42 +39,63 @@ wire_is_json_media_type(const char *content_type)
 		memchr(content_type + 12, '/', len - 12) == NULL;
 }
 
-/* The SQLSTATE class of an error answer; the table is in the README. */
+/*
+ * What an HTTP status means, in one table read by everything that decides
+ * something about a status: the SQLSTATE of the error (errors.c; the
+ * README's table), the error class the statistics count (stats.c), whether
+ * an idempotent request is worth another try (request.c), whether the
+ * object is gone (worker.c), and the hint.  The first rule whose range
+ * holds the status applies; the last ones catch what the others do not
+ * name.  2xx is success and has no rule.  (A test walks this table against
+ * the mock: sql/status_rules.sql.)
+ */
+const WireStatusRule wire_status_rules[] = {
+	/* low, high, SQLSTATE, class, retryable, gone, hint */
+	{400, 400, "22023", SIGNICAT_ERR_BAD_REQUEST, false, false, NULL},	/* invalid_parameter_value */
+	{401, 401, "28000", SIGNICAT_ERR_UNAUTHORIZED, false, false,	/* invalid_authorization_specification */
+	"The access token was refused twice; check signicat.client_id, the client secret and signicat.scope."},
+	{403, 403, "42501", SIGNICAT_ERR_UNAUTHORIZED, false, false, NULL},	/* insufficient_privilege */
+	{404, 404, "P0002", SIGNICAT_ERR_NOT_FOUND, false, true, NULL},	/* no_data_found */
+	{405, 405, "0A000", SIGNICAT_ERR_BAD_REQUEST, false, false, NULL},	/* feature_not_supported */
+	/* the server gave up waiting for the request: a transport failure */
+	{408, 408, "08006", SIGNICAT_ERR_TRANSPORT, true, false, NULL},	/* connection_failure */
+	{409, 409, "55000", SIGNICAT_ERR_CONFLICT, false, false, NULL},	/* object_not_in_prerequisite_state */
+	{410, 410, "P0002", SIGNICAT_ERR_NOT_FOUND, false, true, NULL},
+	{412, 412, "55000", SIGNICAT_ERR_CONFLICT, false, false, NULL},
+	{413, 413, "54000", SIGNICAT_ERR_BAD_REQUEST, false, false, NULL},	/* program_limit_exceeded */
+	{422, 422, "22023", SIGNICAT_ERR_BAD_REQUEST, false, false, NULL},
+	{429, 429, "53400", SIGNICAT_ERR_RATE_LIMITED, true, false, NULL},	/* configuration_limit_exceeded */
+	{400, 499, "22023", SIGNICAT_ERR_BAD_REQUEST, false, false, NULL},
+	{501, 501, "0A000", SIGNICAT_ERR_SERVER, false, false, NULL},
+	/* a gateway or an overloaded server: the request may go through later */
+	{502, 504, "08006", SIGNICAT_ERR_SERVER, true, false, NULL},
+	{500, 599, "58000", SIGNICAT_ERR_SERVER, false, false, NULL},	/* system_error */
+	/* 1xx and 3xx are not followed (no redirects): an unexpected answer */
+	{LONG_MIN, LONG_MAX, "58000", SIGNICAT_ERR_SERVER, false, false, NULL},
+};
+const int	wire_nstatus_rules = sizeof(wire_status_rules) / sizeof(wire_status_rules[0]);
+
+/* The rule of a status, or NULL for success (2xx). */
+const WireStatusRule *
+wire_status_rule(long status)
+{
+	if (status >= 200 && status <= 299)
+		return NULL;
+	for (int i = 0; i < wire_nstatus_rules; i++)
+	{
+		if (status >= wire_status_rules[i].low && status <= wire_status_rules[i].high)
+			return &wire_status_rules[i];
+	}
+	return &wire_status_rules[wire_nstatus_rules - 1];
+}
+
+/* The SQLSTATE of an error answer (58000 for a 2xx one, which is no error). */
 const char *
 wire_sqlstate_for_status(long status)
 {
-	switch (status)
-	{
-		case 400:
-		case 422:
-			return "22023";		/* invalid_parameter_value */
-		case 401:
-			return "28000";		/* invalid_authorization_specification */
-		case 403:
-			return "42501";		/* insufficient_privilege */
-		case 404:
-		case 410:
-			return "P0002";		/* no_data_found */
-		case 405:
-		case 501:
-			return "0A000";		/* feature_not_supported */
-		case 409:
-		case 412:
-			return "55000";		/* object_not_in_prerequisite_state */
-		case 413:
-			return "54000";		/* program_limit_exceeded */
-		case 429:
-			return "53400";		/* configuration_limit_exceeded */
-		case 408:
-		case 502:
-		case 503:
-		case 504:
-			return "08006";		/* connection_failure */
-		default:
-			if (status >= 400 && status < 500)
-				return "22023";
-			return "58000";		/* system_error */
-	}
+	const WireStatusRule *rule = wire_status_rule(status);
+
+	return rule ? rule->sqlstate : "58000";
 }
 
 /*

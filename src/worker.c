@@ -21,7 +21,7 @@
  *		statement guarded by the old status, so a crash at any point neither
  *		loses nor duplicates a transition (the item is simply polled again);
  *		unchanged items and failures get their next poll time with backoff
- *		(Retry-After honoured, 404 = gone).
+ *		(Retry-After honoured; 404 and 410 mean gone: wire.c's status table).
  * A missing schema means "nothing to do yet"; an error in a step is logged,
  * the work in hand is given up (its items are polled again when their
  * leases run out) and the worker carries on; SIGHUP reloads settings, SIGTERM ends it, and
@@ -779,6 +779,7 @@ apply_result(WatchItem *item, SignicatPoll *p, uint64 token_generation, RoundCou
 	char	   *status;
 	Datum		values[9];
 	char		nulls[9];
+	const WireStatusRule *rule;
 
 	if (!p->done)
 	{
@@ -786,7 +787,8 @@ apply_result(WatchItem *item, SignicatPoll *p, uint64 token_generation, RoundCou
 					   -1, counts);
 		return;
 	}
-	if (p->resp.status == 404 || p->resp.status == 410)
+	rule = wire_status_rule(p->resp.status);
+	if (rule && rule->gone)
 	{
 		values[0] = Int64GetDatum(item->id);
 		values[1] = CStringGetTextDatum(signicat_http_error_text(&p->resp));
@@ -796,7 +798,7 @@ apply_result(WatchItem *item, SignicatPoll *p, uint64 token_generation, RoundCou
 	}
 	if (p->resp.status == 401)
 		signicat_invalidate_token(token_generation);
-	if (p->resp.status < 200 || p->resp.status > 299)
+	if (rule)
 	{
 		record_failure(item, signicat_http_error_text(&p->resp),
 					   p->resp.status == 401 ? 0 : p->resp.retry_after, counts);
