@@ -159,16 +159,6 @@ usable_token(TokenSlot *slot, uint32 key, uint64 *generation)
 	return NULL;
 }
 
-static char *
-json_string_member(JsonbContainer *obj, const char *name)
-{
-	JsonbValue *v = getKeyJsonValueFromContainer(obj, name, strlen(name), NULL);
-
-	if (v == NULL || v->type != jbvString)
-		return NULL;
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
 /*
  * The secret from signicat.client_secret_file: its first line (without the
  * line end).  The file must be a regular file that only the server can read,
@@ -308,7 +298,7 @@ fetch_token(int *expires_in)
 		explicit_bzero(password, strlen(password));
 		INSTR_TIME_SET_CURRENT(elapsed);
 		INSTR_TIME_SUBTRACT(elapsed, start);
-		signicat_stats_record(signicat_stats_slot("token"), SIGNICAT_ERR_TRANSPORT,
+		signicat_stats_record(signicat_stats_token_slot(), SIGNICAT_ERR_TRANSPORT,
 							  INSTR_TIME_GET_MICROSEC(elapsed), body.len, 0);
 		PG_RE_THROW();
 	}
@@ -317,7 +307,7 @@ fetch_token(int *expires_in)
 	explicit_bzero(password, strlen(password));
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
-	signicat_stats_record(signicat_stats_slot("token"), signicat_error_class(resp.status),
+	signicat_stats_record(signicat_stats_token_slot(), signicat_error_class(resp.status),
 						  INSTR_TIME_GET_MICROSEC(elapsed), body.len, resp.body_len);
 
 	if (resp.status != 200)
@@ -330,8 +320,8 @@ fetch_token(int *expires_in)
 			answer = signicat_parse_json(resp.body, resp.body_len, "token endpoint answer");
 			if (JB_ROOT_IS_OBJECT(answer))
 			{
-				error = json_string_member(&answer->root, "error");
-				description = json_string_member(&answer->root, "error_description");
+				error = signicat_json_string(answer, "error");
+				description = signicat_json_string(answer, "error_description");
 				/* the detail ends with its own period */
 				if (description && description[0] &&
 					description[strlen(description) - 1] == '.')
@@ -356,7 +346,7 @@ fetch_token(int *expires_in)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("Signicat token endpoint answered something other than a JSON object")));
-	token = json_string_member(&answer->root, "access_token");
+	token = signicat_json_string(answer, "access_token");
 	if (token == NULL || token[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
@@ -365,7 +355,7 @@ fetch_token(int *expires_in)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("Signicat access token is longer than %d bytes", SIGNICAT_MAX_TOKEN_LEN - 1)));
-	token_type = json_string_member(&answer->root, "token_type");
+	token_type = signicat_json_string(answer, "token_type");
 	if (token_type && pg_strcasecmp(token_type, "bearer") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),

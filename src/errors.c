@@ -44,20 +44,6 @@ parse_problem(const SignicatHttpResponse *resp)
 	return problem && JB_ROOT_IS_OBJECT(problem) ? problem : NULL;
 }
 
-/* String member of a problem object, or NULL. */
-static char *
-problem_string(Jsonb *problem, const char *name)
-{
-	JsonbValue *v;
-
-	if (problem == NULL)
-		return NULL;
-	v = getKeyJsonValueFromContainer(&problem->root, name, strlen(name), NULL);
-	if (v == NULL || v->type != jbvString || v->val.string.len == 0)
-		return NULL;
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
 /* Append one "field: message" line unless the detail already says it. */
 static void
 flush_line(StringInfo detail, StringInfo line)
@@ -119,13 +105,13 @@ signicat_report_http_error(const SignicatCall *call, const SignicatHttpResponse 
 	int			sqlstate = signicat_sqlstate_for_status(resp->status);
 	const char *hint = NULL;
 
-	title = problem_string(problem, "title");
-	trace_id = problem_string(problem, "traceId");
-	code = problem_string(problem, "code");
+	title = signicat_json_string(problem, "title");
+	trace_id = signicat_json_string(problem, "traceId");
+	code = signicat_json_string(problem, "code");
 
 	initStringInfo(&detail);
 	{
-		char	   *d = problem_string(problem, "detail");
+		char	   *d = signicat_json_string(problem, "detail");
 
 		if (d)
 			appendStringInfoString(&detail, d);
@@ -166,8 +152,8 @@ signicat_http_error_text(const SignicatHttpResponse *resp)
 	char	   *title;
 	char	   *trace_id;
 
-	title = problem_string(problem, "title");
-	trace_id = problem_string(problem, "traceId");
+	title = signicat_json_string(problem, "title");
+	trace_id = signicat_json_string(problem, "traceId");
 	return psprintf("HTTP %ld%s%s%s%s%s", resp->status,
 					title ? ": " : "", title ? title : "",
 					trace_id ? " (traceId " : "", trace_id ? trace_id : "",

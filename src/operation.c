@@ -664,6 +664,7 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 	if (op->body == SIGNICAT_BODY_MULTIPART)
 		prepare_parts(fcinfo, b, pc);
 
+	pc->call.op = op;
 	pc->call.opid = op->id;
 	pc->call.idempotent = op->idempotent;
 	pc->call.method = op->method;
@@ -685,19 +686,6 @@ answer_is_json(const SignicatHttpResponse *resp, const char *what)
 				 errmsg("Signicat answered %s where JSON was expected", resp->content_type),
 				 errdetail("The %s was %zu bytes.", what, resp->body_len)));
 	return true;
-}
-
-/* The answer without its envelope ({"data": ...}) when the API has one. */
-static Jsonb *
-unwrap_envelope(const SignicatOperation *op, Jsonb *answer)
-{
-	JsonbValue *inner;
-
-	if (op->envelope == NULL || !JB_ROOT_IS_OBJECT(answer))
-		return answer;
-	inner = getKeyJsonValueFromContainer(&answer->root, op->envelope,
-										 strlen(op->envelope), NULL);
-	return inner ? JsonbValueToJsonb(inner) : answer;
 }
 
 /* The dossier_id argument as text, or NULL. */
@@ -762,7 +750,7 @@ signicat_operation(PG_FUNCTION_ARGS)
 
 				if (!answer_is_json(&resp, "answer"))
 					PG_RETURN_NULL();
-				answer = unwrap_envelope(b->op, signicat_parse_json(resp.body, resp.body_len, "answer"));
+				answer = signicat_unwrap_envelope(b->op, signicat_parse_json(resp.body, resp.body_len, "answer"));
 				/* what was just created is followed by the worker */
 				if ((kind = signicat_watch_kind_for_create(b->op->id)) != NULL)
 					signicat_watch_enroll(kind, answer, dossier_arg(fcinfo, b));
@@ -821,7 +809,7 @@ fetch_page(ListState *ls)
 	ls->index = 0;
 	if (answer_is_json(&resp, "list"))
 	{
-		ls->page = unwrap_envelope(op, signicat_parse_json(resp.body, resp.body_len, "list"));
+		ls->page = signicat_unwrap_envelope(op, signicat_parse_json(resp.body, resp.body_len, "list"));
 		if (JB_ROOT_IS_ARRAY(ls->page) && !JB_ROOT_IS_SCALAR(ls->page))
 			ls->items = &ls->page->root;
 		else if (JB_ROOT_IS_OBJECT(ls->page) && op->list_member &&

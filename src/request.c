@@ -4,9 +4,7 @@
  *	  signicat.base_url, attach the access token and account, send, refresh
  *	  the token once on 401, retry idempotent requests on transient failures
  *	  (never past statement_timeout), count it in the statistics, and turn
- *	  non-2xx answers into SQL errors.  Also
- *	  the JSON parsing of answers, which must never crash on what a server
- *	  sends: malformed, truncated or non-UTF-8 bodies are clean errors.
+ *	  non-2xx answers into SQL errors.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -15,7 +13,6 @@
 
 #include "access/xact.h"
 #include "common/pg_prng.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "portability/instr_time.h"
@@ -73,6 +70,23 @@ signicat_expand_path(const char *template,
 	result = pstrdup(path);
 	free(path);
 	return result;
+}
+
+/*
+ * The URL of an API path (expanded and escaped) and query: signicat.base_url
+ * without its trailing slashes, the path, "?" and the query when there is
+ * one.  The SQL path and the worker both build their URLs here.
+ */
+char *
+signicat_api_url(const char *path, const char *query)
+{
+	const char *base = signicat_base_url ? signicat_base_url : "";
+	int			baselen = strlen(base);
+
+	while (baselen > 0 && base[baselen - 1] == '/')
+		baselen--;
+	return psprintf("%.*s%s%s%s", baselen, base, path,
+					query && query[0] ? "?" : "", query ? query : "");
 }
 
 /* Append name=value to a query string, both escaped. */
@@ -208,9 +222,7 @@ signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 	ErrorContextCallback errcb;
 	SignicatHttpRequest req;
 	SignicatTransportError err;
-	const char *base = signicat_base_url ? signicat_base_url : "";
-	int			baselen = strlen(base);
-	int			slot = signicat_stats_slot(call->opid);
+	int			slot = signicat_stats_slot(call->op);
 	instr_time	start;
 	instr_time	elapsed;
 	bool		answered;
@@ -220,14 +232,10 @@ signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 
-	signicat_require_secure_url(base, "signicat.base_url");
-	while (baselen > 0 && base[baselen - 1] == '/')
-		baselen--;
+	signicat_require_secure_url(signicat_base_url, "signicat.base_url");
 	memset(&req, 0, sizeof(req));
 	req.method = call->method;
-	req.url = psprintf("%.*s%s%s%s", baselen, base, call->path,
-					   call->query && call->query[0] ? "?" : "",
-					   call->query ? call->query : "");
+	req.url = signicat_api_url(call->path, call->query);
 	req.body = call->body;
 	req.body_len = call->body_len;
 	req.content_type = call->content_type;
@@ -265,55 +273,4 @@ signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 		signicat_report_http_error(call, resp);
 
 	error_context_stack = errcb.previous;
-}
-
-/*
- * Parse a UTF-8 JSON text into jsonb, or return NULL if it is not valid.
- * The text must be NUL-terminated at len.  One pass: jsonb_in's data errors
- * (class 22) mean "not valid JSON" and are caught; jsonb_in has no side
- * effects, so nothing needs undoing.  Anything else is raised.
- */
-Jsonb *
-signicat_try_parse_json(const char *data, size_t len)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	char	   *text;
-	Jsonb	   *volatile result = NULL;
-
-	/* also refuses NUL bytes, so the text below ends where the body does */
-	if (len == 0 || len >= MaxAllocSize ||
-		!pg_verify_mbstr(PG_UTF8, data, (int) len, true))
-		return NULL;
-	text = pg_any_to_server(data, (int) len, PG_UTF8);
-	PG_TRY();
-	{
-		result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
-			PG_RE_THROW();
-		FlushErrorState();
-		FreeErrorData(edata);
-		result = NULL;
-	}
-	PG_END_TRY();
-	return result;
-}
-
-Jsonb *
-signicat_parse_json(const char *data, size_t len, const char *what)
-{
-	Jsonb	   *result = signicat_try_parse_json(data, len);
-
-	if (result == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("Signicat sent malformed JSON in the %s", what),
-				 errdetail("%zu bytes could not be parsed as UTF-8 JSON.", len)));
-	return result;
 }

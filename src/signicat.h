@@ -243,10 +243,18 @@ extern void signicat_auth_shmem_startup(void);
 extern char *signicat_get_token(uint64 *generation);
 extern void signicat_invalidate_token(uint64 generation);
 
+/* ---------- json.c: the JSON of answers ---------- */
+
+extern Jsonb *signicat_parse_json(const char *data, size_t len, const char *what);
+extern Jsonb *signicat_try_parse_json(const char *data, size_t len);
+extern char *signicat_json_string(Jsonb *obj, const char *name);
+extern Jsonb *signicat_unwrap_envelope(const SignicatOperation *op, Jsonb *answer);
+
 /* ---------- request.c: one request path for every operation ---------- */
 
 typedef struct SignicatCall
 {
+	const SignicatOperation *op;	/* the catalog entry, or NULL for signicat.request */
 	const char *opid;			/* operation id, or "request" */
 	const char *method;
 	const char *path_template;	/* for messages: never holds values */
@@ -262,8 +270,7 @@ typedef struct SignicatCall
 } SignicatCall;
 
 extern void signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp);
-extern Jsonb *signicat_parse_json(const char *data, size_t len, const char *what);
-extern Jsonb *signicat_try_parse_json(const char *data, size_t len);
+extern char *signicat_api_url(const char *path, const char *query);
 extern void signicat_append_query(StringInfo query, const char *name, const char *value);
 extern char *signicat_expand_path(const char *template,
 								  const char *(*value_of) (const char *name, void *arg),
@@ -275,7 +282,8 @@ extern char *signicat_expand_path(const char *template,
 
 extern Size signicat_stats_shmem_size(void);
 extern void signicat_stats_shmem_startup(void);
-extern int	signicat_stats_slot(const char *opid);
+extern int	signicat_stats_slot(const SignicatOperation *op);
+extern int	signicat_stats_token_slot(void);
 extern int	signicat_error_class(long status);
 extern const char *signicat_error_class_name(int error_class);
 extern void signicat_stats_record(int slot, int error_class, uint64 elapsed_us,

@@ -107,18 +107,18 @@ get_stats(void)
 	return stats;
 }
 
-/* Slot of an operation id ("request" and "token" have their own). */
+/* Slot of a catalog operation; NULL is signicat.request's. */
 int
-signicat_stats_slot(const char *opid)
+signicat_stats_slot(const SignicatOperation *op)
 {
-	const SignicatOperation *op;
-
-	if (strcmp(opid, "request") == 0)
-		return signicat_noperations;
-	if (strcmp(opid, "token") == 0)
-		return signicat_noperations + 1;
-	op = signicat_find_operation(opid);
 	return op ? (int) (op - signicat_operations) : signicat_noperations;
+}
+
+/* Slot of the token endpoint. */
+int
+signicat_stats_token_slot(void)
+{
+	return signicat_noperations + 1;
 }
 
 /* Error class of an HTTP status (wire.c's table), or -1 for success. */

@@ -485,6 +485,7 @@ typedef struct Flight
 	SignicatPoll poll;			/* first: the poller hands back &poll */
 	WatchItem	item;
 	Batch	   *batch;
+	const SignicatOperation *op;	/* the poll's operation */
 	bool		suspect;		/* its last poll failed */
 	bool		sent;			/* else batch->error is its outcome */
 } Flight;
@@ -697,21 +698,11 @@ path_value(const char *name, void *arg)
 	return strcmp(name, "dossierId") == 0 && item->dossier_id ? item->dossier_id : item->item_id;
 }
 
-static char *
-member_text(Jsonb *obj, const char *name)
-{
-	JsonbValue *v = getKeyJsonValueFromContainer(&obj->root, name, strlen(name), NULL);
-
-	if (v == NULL || v->type != jbvString)
-		return NULL;
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
 /* createdAt as timestamptz, or NULL when absent or not a timestamp. */
 static bool
 member_timestamptz(Jsonb *obj, const char *name, Datum *result)
 {
-	char	   *text = member_text(obj, name);
+	char	   *text = signicat_json_string(obj, name);
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile bool ok = false;
 
@@ -737,8 +728,8 @@ member_timestamptz(Jsonb *obj, const char *name, Datum *result)
 static void
 describe_answer(Jsonb *answer, Datum *values, char *nulls)
 {
-	char	   *provider = member_text(answer, "provider");
-	char	   *process_type = member_text(answer, "processType");
+	char	   *provider = signicat_json_string(answer, "provider");
+	char	   *process_type = signicat_json_string(answer, "processType");
 
 	if (provider)
 		values[3] = CStringGetTextDatum(provider);
@@ -772,9 +763,9 @@ record_failure(WatchItem *item, const char *message, long retry_after_s, RoundCo
 
 /* Apply one poll's outcome to its item. */
 static void
-apply_result(WatchItem *item, SignicatPoll *p, uint64 token_generation, RoundCounts *counts)
+apply_result(WatchItem *item, const SignicatOperation *op, SignicatPoll *p,
+			 uint64 token_generation, RoundCounts *counts)
 {
-	const SignicatOperation *op = signicat_find_operation(item->kind->poll_op);
 	Jsonb	   *answer;
 	char	   *status;
 	Datum		values[9];
@@ -805,17 +796,9 @@ apply_result(WatchItem *item, SignicatPoll *p, uint64 token_generation, RoundCou
 		return;
 	}
 
-	answer = signicat_try_parse_json(p->resp.body, p->resp.body_len);
-	if (answer && op->envelope && JB_ROOT_IS_OBJECT(answer))
-	{
-		JsonbValue *inner = getKeyJsonValueFromContainer(&answer->root, op->envelope,
-														 strlen(op->envelope), NULL);
-
-		if (inner)
-			answer = JsonbValueToJsonb(inner);
-	}
+	answer = signicat_unwrap_envelope(op, signicat_try_parse_json(p->resp.body, p->resp.body_len));
 	if (answer == NULL || !JB_ROOT_IS_OBJECT(answer) ||
-		(status = member_text(answer, "status")) == NULL)
+		(status = signicat_json_string(answer, "status")) == NULL)
 	{
 		record_failure(item, "Signicat answered without a status (malformed or unexpected JSON)",
 					   -1, counts);
@@ -834,7 +817,10 @@ apply_result(WatchItem *item, SignicatPoll *p, uint64 token_generation, RoundCou
 		values[2] = JsonbPGetDatum(answer);
 		values[6] = BoolGetDatum(final);
 		values[7] = Int64GetDatum(backoff_ms(0, 1.5, -1));
-		values[8] = item->status ? CStringGetTextDatum(item->status) : (nulls[8] = 'n', (Datum) 0);
+		if (item->status)
+			values[8] = CStringGetTextDatum(item->status);
+		else
+			nulls[8] = 'n';
 		exec_plan(plans.changed, values, nulls, SPI_OK_SELECT);
 		counts->changes += SPI_processed > 0 ? 1 : 0;
 	}
@@ -883,8 +869,6 @@ static void
 prepare_requests(void)
 {
 	Batch	   *batch;
-	const char *base = signicat_base_url ? signicat_base_url : "";
-	int			baselen = strlen(base);
 	MemoryContext old;
 
 	if (nqueue == 0)
@@ -898,17 +882,14 @@ prepare_requests(void)
 	else
 		batch->token = batch_token(&batch->generation, &batch->error);
 
-	while (baselen > 0 && base[baselen - 1] == '/')
-		baselen--;
 	for (int i = 0; i < nqueue; i++)
 	{
 		Flight	   *f = queue[i];
-		const SignicatOperation *op = signicat_find_operation(f->item.kind->poll_op);
-
-		f->poll.req.method = op->method;
-		f->poll.req.url = psprintf("%.*s%s", baselen, base,
-								   signicat_expand_path(op->path, path_value, &f->item));
-		f->poll.req.accept = op->accept;
+		f->op = signicat_find_operation(f->item.kind->poll_op);
+		f->poll.req.method = f->op->method;
+		f->poll.req.url = signicat_api_url(signicat_expand_path(f->op->path, path_value, &f->item),
+										   NULL);
+		f->poll.req.accept = f->op->accept;
 		f->poll.req.bearer = batch->token;
 		f->poll.req.account_id = f->item.account_id;
 	}
@@ -981,7 +962,7 @@ record_answers(void)
 		Flight	   *f = answered[i];
 
 		if (f->sent)
-			signicat_stats_record(signicat_stats_slot(f->item.kind->poll_op),
+			signicat_stats_record(signicat_stats_slot(f->op),
 								  f->poll.done ? signicat_error_class(f->poll.resp.status) :
 								  SIGNICAT_ERR_TRANSPORT,
 								  f->poll.elapsed_us, 0,
@@ -998,7 +979,7 @@ record_answers(void)
 		if (!f->sent)
 			record_failure(&f->item, f->batch->error, -1, &counts);
 		else
-			apply_result(&f->item, &f->poll, f->batch->generation, &counts);
+			apply_result(&f->item, f->op, &f->poll, f->batch->generation, &counts);
 	}
 	end_tx();
 	MemoryContextReset(record_cxt);
@@ -1332,7 +1313,10 @@ signicat_worker_status(PG_FUNCTION_ARGS)
 			continue;
 		dbname = get_database_name(s->dboid);
 		values[0] = Int32GetDatum(s->pid);
-		values[1] = dbname ? CStringGetTextDatum(dbname) : (nulls[1] = true, (Datum) 0);
+		if (dbname)
+			values[1] = CStringGetTextDatum(dbname);
+		else
+			nulls[1] = true;
 		values[2] = TimestampTzGetDatum(s->started_at);
 		values[3] = TimestampTzGetDatum(s->last_round_at);
 		nulls[3] = s->last_round_at == 0;
