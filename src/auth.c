@@ -43,6 +43,19 @@
 
 #include "signicat.h"
 
+char	   *signicat_token_url = NULL;
+char	   *signicat_client_id = NULL;
+char	   *signicat_client_secret = NULL;
+char	   *signicat_client_secret_file = NULL;
+char	   *signicat_scope = NULL;
+int			signicat_token_auth_method = SIGNICAT_CLIENT_SECRET_BASIC;
+
+static const struct config_enum_entry token_auth_methods[] = {
+	{"client_secret_basic", SIGNICAT_CLIENT_SECRET_BASIC, false},
+	{"client_secret_post", SIGNICAT_CLIENT_SECRET_POST, false},
+	{NULL, 0, false}
+};
+
 #define SIGNICAT_MAX_TOKEN_LEN 8192
 
 typedef struct TokenSlot
@@ -469,4 +482,61 @@ signicat_invalidate_token(uint64 generation)
 	if (slot->generation == generation)
 		slot->valid = false;
 	unlock_slot();
+}
+
+/*
+ * The secret is refused where PostgreSQL would store it for every role to
+ * read: ALTER ROLE/DATABASE ... SET (pg_db_role_setting) and CREATE FUNCTION
+ * ... SET (pg_proc) are validated with PGC_S_TEST, and such a stored value
+ * comes back as PGC_S_DATABASE/USER at connection.  The message never shows
+ * the value (PostgreSQL's default one would).
+ */
+static bool
+check_client_secret(char **newval, void **extra, GucSource source)
+{
+	if (*newval && (*newval)[0] &&
+		(source == PGC_S_TEST || source == PGC_S_DATABASE || source == PGC_S_USER ||
+		 source == PGC_S_DATABASE_USER))
+	{
+		GUC_check_errmsg("signicat.client_secret cannot be stored with a role, a database or a function");
+		GUC_check_errdetail("Every role can read such settings (pg_db_role_setting, pg_proc).");
+		GUC_check_errhint("Set signicat.client_secret_file to a file only the server can read.");
+		return false;
+	}
+	return true;
+}
+
+/* The token endpoint and the client's credentials. */
+void
+signicat_auth_init(void)
+{
+	DefineCustomStringVariable("signicat.token_url",
+							   "OAuth 2.0 token endpoint.",
+							   NULL, &signicat_token_url,
+							   "https://api.signicat.com/auth/open/connect/token",
+							   PGC_SUSET, 0, signicat_check_url, NULL, NULL);
+	DefineCustomStringVariable("signicat.client_id",
+							   "OAuth 2.0 client id of the Signicat API client.",
+							   NULL, &signicat_client_id, "",
+							   PGC_SUSET, 0, signicat_check_header_value, NULL, NULL);
+	DefineCustomStringVariable("signicat.client_secret",
+							   "OAuth 2.0 client secret of the Signicat API client.",
+							   "Only superusers can see or set it.",
+							   &signicat_client_secret, "",
+							   PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   check_client_secret, NULL, NULL);
+	DefineCustomStringVariable("signicat.client_secret_file",
+							   "File holding the OAuth 2.0 client secret (recommended over signicat.client_secret).",
+							   "Read when a token is fetched; must be readable by the server only, like ssl_key_file.",
+							   &signicat_client_secret_file, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomStringVariable("signicat.scope",
+							   "OAuth 2.0 scope requested with the token.",
+							   NULL, &signicat_scope, "signicat-api",
+							   PGC_SUSET, 0, signicat_check_header_value, NULL, NULL);
+	DefineCustomEnumVariable("signicat.token_auth_method",
+							 "How the client authenticates at the token endpoint.",
+							 NULL, &signicat_token_auth_method, SIGNICAT_CLIENT_SECRET_BASIC,
+							 token_auth_methods, PGC_SUSET, 0, NULL, NULL, NULL);
 }

@@ -34,6 +34,13 @@
 
 #include "signicat.h"
 
+bool		signicat_allow_insecure_http = false;
+int			signicat_connect_timeout_ms = 5000;
+int			signicat_timeout_ms = 30000;
+char	   *signicat_ca_file = NULL;
+int			signicat_max_response_size = 64 * 1024 * 1024;
+char	   *signicat_user_agent = NULL;
+
 /* How long one wait may last before interrupts are checked again. */
 #define SIGNICAT_WAIT_SLICE_MS 10
 
@@ -538,4 +545,64 @@ signicat_require_secure_url(const char *url, const char *setting)
 				 errmsg("%s uses plain http:// to a host that is not a loopback address", setting),
 				 errdetail("The access token and the client secret would cross the network in clear text."),
 				 errhint("Use https://, or for a test server elsewhere a superuser sets signicat.allow_insecure_http = on.")));
+}
+
+/* Header values must not be able to inject another header or line. */
+bool
+signicat_check_header_value(char **newval, void **extra, GucSource source)
+{
+	for (const char *p = *newval; p && *p; p++)
+	{
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+		{
+			GUC_check_errdetail("Control characters are not allowed.");
+			return false;
+		}
+	}
+	return true;
+}
+
+bool
+signicat_check_url(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (strncmp(*newval, "https://", 8) != 0 && strncmp(*newval, "http://", 7) != 0)
+	{
+		GUC_check_errdetail("The URL must start with https:// (or http:// for a local test server).");
+		return false;
+	}
+	return signicat_check_header_value(newval, extra, source);
+}
+
+/* The transport's settings. */
+void
+signicat_http_init(void)
+{
+	DefineCustomBoolVariable("signicat.allow_insecure_http",
+							 "Allow plain http:// URLs to hosts other than loopback addresses (INSECURE).",
+							 "The access token and the client secret then cross the network in clear text.",
+							 &signicat_allow_insecure_http, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.connect_timeout",
+							"Time allowed to connect to Signicat.",
+							NULL, &signicat_connect_timeout_ms, 5000, 1, 600000,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.timeout",
+							"Time allowed for a whole request to Signicat.",
+							NULL, &signicat_timeout_ms, 30000, 1, 3600000,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomStringVariable("signicat.ca_file",
+							   "File of CA certificates to verify Signicat's TLS certificate; empty uses the system's.",
+							   NULL, &signicat_ca_file, "",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.max_response_size",
+							"Largest answer accepted from Signicat.",
+							NULL, &signicat_max_response_size, 64 * 1024 * 1024, 1024,
+							MaxAllocSize - VARHDRSZ - 1,
+							PGC_SUSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
+	DefineCustomStringVariable("signicat.user_agent",
+							   "User-Agent header sent to Signicat.",
+							   NULL, &signicat_user_agent, "signicat-postgresql/" SIGNICAT_VERSION,
+							   PGC_USERSET, 0, signicat_check_header_value, NULL, NULL);
 }

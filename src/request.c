@@ -26,6 +26,10 @@
 
 #include "signicat.h"
 
+char	   *signicat_base_url = NULL;
+char	   *signicat_account_id = NULL;
+int			signicat_max_retries = 2;
+
 /* Every error raised during a call names the operation (never its values). */
 static void
 call_error_context(void *arg)
@@ -273,4 +277,24 @@ signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 		signicat_report_http_error(call, resp);
 
 	error_context_stack = errcb.previous;
+}
+
+/* Where requests go, for which account, and how often they are tried. */
+void
+signicat_request_init(void)
+{
+	DefineCustomStringVariable("signicat.base_url",
+							   "Base URL of the Signicat API; paths carry the API prefix (/assure, ...).",
+							   NULL, &signicat_base_url, "https://api.signicat.com",
+							   PGC_SUSET, 0, signicat_check_url, NULL, NULL);
+	DefineCustomStringVariable("signicat.account_id",
+							   "Signicat account to act on, sent as the Signicat-AccountId header when set.",
+							   "Can be set per session or per transaction (SET LOCAL).",
+							   &signicat_account_id, "",
+							   PGC_USERSET, 0, signicat_check_header_value, NULL, NULL);
+	DefineCustomIntVariable("signicat.max_retries",
+							"Retries of an idempotent request after a lost connection, a timeout, 429, 502, 503 or 504.",
+							"Never past statement_timeout; POST requests are retried only when they cannot have reached Signicat.",
+							&signicat_max_retries, 2, 0, 10,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 }

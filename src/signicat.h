@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "lib/stringinfo.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 
 #include "wire.h"
@@ -72,7 +73,7 @@ extern const SignicatParam *signicat_find_param(const SignicatOperation *op,
 extern void signicat_check_allowed(const SignicatParam *param,
 								   const char *argname, const char *value);
 
-/* ---------- signicat.c: settings ---------- */
+/* ---------- settings: each defined by its module's XxxInit (http.c, auth.c, request.c) ---------- */
 
 typedef enum SignicatTokenAuthMethod
 {
@@ -89,11 +90,21 @@ extern bool signicat_allow_insecure_http;
 extern char *signicat_scope;
 extern int	signicat_token_auth_method;
 extern char *signicat_account_id;
+extern int	signicat_max_retries;
 extern int	signicat_connect_timeout_ms;
 extern int	signicat_timeout_ms;
 extern char *signicat_ca_file;
 extern int	signicat_max_response_size;
 extern char *signicat_user_agent;
+
+/* each module defines its own settings (called by _PG_init) */
+extern void signicat_http_init(void);
+extern void signicat_auth_init(void);
+extern void signicat_request_init(void);
+extern void signicat_watch_init(void);
+extern void signicat_worker_init(void);
+extern bool signicat_check_header_value(char **newval, void **extra, GucSource source);
+extern bool signicat_check_url(char **newval, void **extra, GucSource source);
 
 /* ---------- http.c: transport ---------- */
 
@@ -229,7 +240,6 @@ extern int	signicat_poll_timeout_ms;
 extern int	signicat_worker_naptime_ms;
 extern int	signicat_watch_max_age_s;
 extern int	signicat_history_retention_s;
-extern int	signicat_max_retries;
 
 extern Size signicat_worker_shmem_size(void);
 extern void signicat_worker_shmem_startup(void);

@@ -14,6 +14,7 @@
 
 #include "signicat.h"
 
+
 bool		signicat_auto_watch = true;
 
 static const char *const assure_final[] = {
@@ -106,4 +107,14 @@ signicat_watch_enroll(const SignicatWatchKind *kind, Jsonb *answer, const char *
 		elog(ERROR, "could not enrol %s for status tracking: %s", kind->kind,
 			 SPI_result_code_string(rc));
 	SPI_finish();
+}
+
+/* Automatic enrolment. */
+void
+signicat_watch_init(void)
+{
+	DefineCustomBoolVariable("signicat.auto_watch",
+							 "Follow processes, sessions and onboardings created through SQL in signicat.watch.",
+							 NULL, &signicat_auto_watch, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 }

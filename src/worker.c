@@ -87,7 +87,6 @@ int			signicat_poll_timeout_ms = 5000;
 int			signicat_worker_naptime_ms = 1000;
 int			signicat_watch_max_age_s = 7 * 24 * 3600;
 int			signicat_history_retention_s = 90 * 24 * 3600;
-int			signicat_max_retries = 2;
 
 typedef struct WorkerSlot
 {
@@ -1329,4 +1328,54 @@ signicat_worker_status(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/* The worker's settings. */
+void
+signicat_worker_init(void)
+{
+	DefineCustomStringVariable("signicat.worker_role",
+							   "Role the background worker runs its statements as.",
+							   "Needs only the grants of the extension's role signicat_worker.",
+							   &signicat_worker_role, "signicat_worker",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("signicat.worker_databases",
+							   "Databases in which a background worker follows signicat.watch (comma-separated).",
+							   "Each must exist. signicat.start_worker() starts one later in the current database.",
+							   &signicat_worker_databases, "",
+							   PGC_POSTMASTER, GUC_LIST_INPUT, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.poll_interval",
+							"Time between polls of an item whose status just changed.",
+							"Polls of items that stay unchanged back off by 1.5x up to signicat.poll_max_interval.",
+							&signicat_poll_interval_ms, 5000, 10, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.poll_max_interval",
+							"Longest time between two polls of an item (also the cap of error backoff).",
+							NULL, &signicat_poll_max_interval_ms, 300000, 10, 86400000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.poll_batch_size",
+							"Most items the worker claims in one round.",
+							NULL, &signicat_poll_batch_size, 1000, 1, 100000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.poll_connections",
+							"Most requests (and connections) the worker has open at once.",
+							NULL, &signicat_poll_connections, 8, 1, 256,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.poll_timeout",
+							"Time allowed for one poll of the worker (signicat.timeout if that is shorter).",
+							"A status answer is small: a poll that takes longer is given up, its item backs off, and its connection serves others.",
+							&signicat_poll_timeout_ms, 5000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.worker_naptime",
+							"How long the worker sleeps when nothing is due.",
+							NULL, &signicat_worker_naptime_ms, 1000, 10, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.watch_max_age",
+							"Items still not final this long after enrolment are marked expired.",
+							NULL, &signicat_watch_max_age_s, 7 * 24 * 3600, 60, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("signicat.history_retention",
+							"How long status_history rows are kept; 0 keeps them forever.",
+							NULL, &signicat_history_retention_s, 90 * 24 * 3600, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 }
