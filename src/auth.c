@@ -246,24 +246,15 @@ client_secret(void)
 }
 
 /*
- * POST the client-credentials grant to the token endpoint.  Returns the
- * token; *expires_in gets its lifetime in seconds.
+ * The client-credentials grant for the token endpoint: the form body and,
+ * with client_secret_basic, the Basic credentials.  *password is the
+ * escaped secret, for the caller to wipe with the body after sending.
  */
-static char *
-fetch_token(int *expires_in)
+static void
+build_token_request(SignicatHttpRequest *req, StringInfo body, char **password)
 {
-	SignicatHttpRequest req;
-	SignicatHttpResponse resp;
-	StringInfoData body;
-	char	   *user = NULL;
-	char	   *password = NULL;
+	char	   *user;
 	char	   *secret;
-	Jsonb	   *answer;
-	JsonbValue *v;
-	char	   *token;
-	char	   *token_type;
-	instr_time	start;
-	instr_time	elapsed;
 
 	if (signicat_client_id == NULL || signicat_client_id[0] == '\0')
 		ereport(ERROR,
@@ -273,94 +264,81 @@ fetch_token(int *expires_in)
 	signicat_require_secure_url(signicat_token_url, "signicat.token_url");
 	secret = client_secret();
 
-	initStringInfo(&body);
-	appendStringInfoString(&body, "grant_type=client_credentials");
+	initStringInfo(body);
+	appendStringInfoString(body, "grant_type=client_credentials");
 	if (signicat_scope && signicat_scope[0])
-		appendStringInfo(&body, "&scope=%s", signicat_url_escape(signicat_scope, false));
+		appendStringInfo(body, "&scope=%s", signicat_url_escape(signicat_scope, false));
 
-	memset(&req, 0, sizeof(req));
-	req.method = "POST";
-	req.url = signicat_token_url;
-	req.accept = "application/json";
-	req.content_type = "application/x-www-form-urlencoded";
+	memset(req, 0, sizeof(*req));
+	req->method = "POST";
+	req->url = signicat_token_url;
+	req->accept = "application/json";
+	req->content_type = "application/x-www-form-urlencoded";
 
 	/* RFC 6749 2.3.1: both parts are form-encoded before Basic encoding */
 	user = signicat_url_escape(signicat_client_id, false);
-	password = signicat_url_escape(secret, false);
+	*password = signicat_url_escape(secret, false);
 	explicit_bzero(secret, strlen(secret));
 	pfree(secret);
 	if (signicat_token_auth_method == SIGNICAT_CLIENT_SECRET_BASIC)
 	{
-		req.basic_user = user;
-		req.basic_password = password;
+		req->basic_user = user;
+		req->basic_password = *password;
 	}
 	else
-		appendStringInfo(&body, "&client_id=%s&client_secret=%s", user, password);
-	req.body = body.data;
-	req.body_len = body.len;
+		appendStringInfo(body, "&client_id=%s&client_secret=%s", user, *password);
+	req->body = body->data;
+	req->body_len = body->len;
+}
 
-	memset(&resp, 0, sizeof(resp));
-	INSTR_TIME_SET_CURRENT(start);
-	PG_TRY();
+/* The error for a token endpoint that did not answer 200, with its OAuth error if any. */
+static void
+report_token_refusal(const SignicatHttpResponse *resp)
+{
+	char	   *error = NULL;
+	char	   *description = NULL;
+	bool		refused = resp->status == 401 || resp->status == 400;	/* the client's fault */
+	int			sqlstate = refused ? ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION :
+		signicat_sqlstate_for_status(resp->status);
+	const char *hint = refused ?
+		"Check signicat.client_id, the client secret (signicat.client_secret_file), signicat.scope and signicat.token_auth_method." :
+		NULL;
+
+	if (wire_is_json_media_type(resp->content_type))
 	{
-		signicat_http_perform(&req, &resp);
-	}
-	PG_CATCH();
-	{
-		explicit_bzero(body.data, body.len);
-		explicit_bzero(password, strlen(password));
-		INSTR_TIME_SET_CURRENT(elapsed);
-		INSTR_TIME_SUBTRACT(elapsed, start);
-		signicat_stats_record(signicat_stats_token_slot(), SIGNICAT_ERR_TRANSPORT,
-							  INSTR_TIME_GET_MICROSEC(elapsed), body.len, 0);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	explicit_bzero(body.data, body.len);
-	explicit_bzero(password, strlen(password));
-	INSTR_TIME_SET_CURRENT(elapsed);
-	INSTR_TIME_SUBTRACT(elapsed, start);
-	signicat_stats_record(signicat_stats_token_slot(), signicat_error_class(resp.status),
-						  INSTR_TIME_GET_MICROSEC(elapsed), body.len, resp.body_len);
+		Jsonb	   *answer = signicat_parse_json(resp->body, resp->body_len, "token endpoint answer");
 
-	if (resp.status != 200)
-	{
-		char	   *error = NULL;
-		char	   *description = NULL;
-
-		if (wire_is_json_media_type(resp.content_type))
-		{
-			answer = signicat_parse_json(resp.body, resp.body_len, "token endpoint answer");
-			if (JB_ROOT_IS_OBJECT(answer))
-			{
-				error = signicat_json_string(answer, "error");
-				description = signicat_json_string(answer, "error_description");
-				/* the detail ends with its own period */
-				if (description && description[0] &&
-					description[strlen(description) - 1] == '.')
-					description[strlen(description) - 1] = '\0';
-			}
-		}
-		ereport(ERROR,
-				(errcode(resp.status == 401 || resp.status == 400 ?
-						 ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION :
-						 signicat_sqlstate_for_status(resp.status)),
-				 errmsg("could not obtain a Signicat access token"),
-				 errdetail("The token endpoint answered HTTP %ld%s%s%s%s.", resp.status,
-						   error ? ": " : "", error ? error : "",
-						   description ? ", " : "", description ? description : ""),
-				 resp.status == 401 || resp.status == 400 ?
-				 errhint("Check signicat.client_id, signicat.client_secret, signicat.scope and signicat.token_auth_method.") : 0));
+		error = signicat_json_string(answer, "error");
+		description = signicat_json_string(answer, "error_description");
+		/* the detail ends with its own period */
+		if (description && description[strlen(description) - 1] == '.')
+			description[strlen(description) - 1] = '\0';
 	}
+	ereport(ERROR,
+			(errcode(sqlstate),
+			 errmsg("could not obtain a Signicat access token"),
+			 errdetail("The token endpoint answered HTTP %ld%s%s%s%s.", resp->status,
+					   error ? ": " : "", error ? error : "",
+					   description ? ", " : "", description ? description : ""),
+			 hint ? errhint("%s", hint) : 0));
+}
 
-	answer = signicat_parse_json(resp.body, resp.body_len, "token endpoint answer");
-	explicit_bzero(resp.body, resp.body_len);
+/* The token of a 200 answer, checked; *expires_in gets its lifetime in seconds. */
+static char *
+read_token_answer(const SignicatHttpResponse *resp, int *expires_in)
+{
+	Jsonb	   *answer = signicat_parse_json(resp->body, resp->body_len, "token endpoint answer");
+	JsonbValue *v;
+	char	   *token;
+	char	   *token_type;
+
+	explicit_bzero(resp->body, resp->body_len);
 	if (!JB_ROOT_IS_OBJECT(answer))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("Signicat token endpoint answered something other than a JSON object")));
 	token = signicat_json_string(answer, "access_token");
-	if (token == NULL || token[0] == '\0')
+	if (token == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("Signicat token endpoint answer has no access_token")));
@@ -385,6 +363,46 @@ fetch_token(int *expires_in)
 	if (*expires_in < 1)
 		*expires_in = 1;
 	return token;
+}
+
+/*
+ * POST the client-credentials grant to the token endpoint.  Returns the
+ * token; *expires_in gets its lifetime in seconds.  The body and the
+ * escaped secret are wiped on every path; the request counts in the
+ * statistics under "token".
+ */
+static char *
+fetch_token(int *expires_in)
+{
+	SignicatHttpRequest req;
+	SignicatHttpResponse resp;
+	StringInfoData body;
+	char	   *password;
+	instr_time	start;
+	instr_time	elapsed;
+
+	build_token_request(&req, &body, &password);
+	memset(&resp, 0, sizeof(resp));
+	INSTR_TIME_SET_CURRENT(start);
+	PG_TRY();
+	{
+		signicat_http_perform(&req, &resp);
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(body.data, body.len);
+		explicit_bzero(password, strlen(password));
+		INSTR_TIME_SET_CURRENT(elapsed);
+		INSTR_TIME_SUBTRACT(elapsed, start);
+		signicat_stats_record(signicat_stats_token_slot(),
+							  resp.status ? signicat_error_class(resp.status) : SIGNICAT_ERR_TRANSPORT,
+							  INSTR_TIME_GET_MICROSEC(elapsed), body.len, resp.body_len);
+	}
+	PG_END_TRY();
+
+	if (resp.status != 200)
+		report_token_refusal(&resp);
+	return read_token_answer(&resp, expires_in);
 }
 
 /*

@@ -525,17 +525,15 @@ prepare_parts(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc
 	pc->call.nparts = nfiles;
 }
 
-static void
-prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
+/*
+ * The reserved arguments (media_type, page_size) and the checks that come
+ * before anything is built: confirm => true where it is needed, NULL for a
+ * path parameter or a required query parameter.  Returns media_type.
+ */
+static const char *
+check_call_args(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 {
-	const SignicatOperation *op = b->op;
 	const char *media_type = NULL;
-	JsonbParseState *state = NULL;
-	Jsonb	   *body = NULL;
-
-	memset(pc, 0, sizeof(*pc));
-	initStringInfo(&pc->query);
-	pc->page_size = 100;
 
 	if (b->media_type_arg >= 0 && !PG_ARGISNULL(b->media_type_arg))
 		media_type = text_to_cstring(PG_GETARG_TEXT_PP(b->media_type_arg));
@@ -547,8 +545,6 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("page_size must be at least 1")));
 	}
-
-	/* guards and NULL checks come before anything is built */
 	for (int i = 0; i < b->nargs; i++)
 	{
 		const BoundArg *a = &b->args[i];
@@ -556,7 +552,7 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 		if (a->role == ROLE_CONFIRM && (PG_ARGISNULL(i) || !PG_GETARG_BOOL(i)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s needs confirm => true", op->id),
+					 errmsg("%s needs confirm => true", b->op->id),
 					 errdetail("It cannot be undone.")));
 		if (a->role == ROLE_PARAM && PG_ARGISNULL(i) &&
 			(a->param->in == SIGNICAT_IN_PATH ||
@@ -564,21 +560,63 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s is required", a->sqlname)));
+		/* (an operation without a JSON body has no object to merge it into) */
+		if (a->role == ROLE_BODY && !PG_ARGISNULL(i) && b->op->body != SIGNICAT_BODY_JSON)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("body must be a JSON object")));
 	}
+	return media_type;
+}
 
-	/* path: every {param} replaced by its escaped value */
+/* The query string: every query parameter given, checked and escaped (arrays repeat it). */
+static void
+build_query(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
+{
+	for (int i = 0; i < b->nargs; i++)
 	{
-		PathArgs	pa = {fcinfo, b};
+		const BoundArg *a = &b->args[i];
 
-		pc->call.path = signicat_expand_path(op->path, path_value, &pa);
+		if (PG_ARGISNULL(i) || a->role != ROLE_PARAM || a->param->in != SIGNICAT_IN_QUERY)
+			continue;
+		if (type_is_array(a->type))
+		{
+			Datum	   *elems;
+			Oid			elemtype;
+			int			n = array_elements(PG_GETARG_DATUM(i), a->sqlname, &elems, &elemtype);
+
+			for (int e = 0; e < n; e++)
+			{
+				char	   *s = scalar_text(elems[e], elemtype);
+
+				signicat_check_allowed(a->param, a->sqlname, s);
+				signicat_append_query(&pc->query, a->param->name, s);
+			}
+		}
+		else
+		{
+			char	   *s = scalar_text(PG_GETARG_DATUM(i), a->type);
+
+			signicat_check_allowed(a->param, a->sqlname, s);
+			signicat_append_query(&pc->query, a->param->name, s);
+		}
 	}
+}
 
-	/*
-	 * query and body: a whole body argument goes first, so that the named
-	 * arguments pushed after it win (the last of duplicate keys is kept)
-	 */
-	if (op->body == SIGNICAT_BODY_JSON)
-		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+/*
+ * The JSON body, built with jsonb: a whole body argument goes first, so that
+ * the named arguments pushed after it win (the last of duplicate keys is
+ * kept); then every required member must be there.
+ */
+static void
+build_json_body(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc,
+				const char *media_type)
+{
+	const SignicatOperation *op = b->op;
+	JsonbParseState *state = NULL;
+	Jsonb	   *body;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	for (int i = 0; i < b->nargs; i++)
 	{
 		if (b->args[i].role == ROLE_BODY && !PG_ARGISNULL(i))
@@ -588,7 +626,7 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 			JsonbValue	v;
 			JsonbIteratorToken tok;
 
-			if (!JB_ROOT_IS_OBJECT(given) || state == NULL)
+			if (!JB_ROOT_IS_OBJECT(given))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("body must be a JSON object")));
@@ -604,64 +642,55 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 	{
 		const BoundArg *a = &b->args[i];
 
-		if (PG_ARGISNULL(i))
-			continue;
-		if (a->role == ROLE_PARAM && a->param->in == SIGNICAT_IN_QUERY)
-		{
-			if (type_is_array(a->type))
-			{
-				Datum	   *elems;
-				Oid			elemtype;
-				int			n = array_elements(PG_GETARG_DATUM(i), a->sqlname, &elems, &elemtype);
-
-				for (int e = 0; e < n; e++)
-				{
-					char	   *s = scalar_text(elems[e], elemtype);
-
-					signicat_check_allowed(a->param, a->sqlname, s);
-					signicat_append_query(&pc->query, a->param->name, s);
-				}
-			}
-			else
-			{
-				char	   *s = scalar_text(PG_GETARG_DATUM(i), a->type);
-
-				signicat_check_allowed(a->param, a->sqlname, s);
-				signicat_append_query(&pc->query, a->param->name, s);
-			}
-		}
-		else if (a->role == ROLE_PARAM && a->param->in == SIGNICAT_IN_BODY && state != NULL)
+		if (!PG_ARGISNULL(i) && a->role == ROLE_PARAM && a->param->in == SIGNICAT_IN_BODY)
 		{
 			push_string(&state, WJB_KEY, (char *) a->param->name);
 			push_arg_value(&state, a, PG_GETARG_DATUM(i), media_type);
 		}
 	}
+	body = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 
-	if (state != NULL)
+	for (int i = 0; i < op->nparams; i++)
 	{
-		body = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
-		for (int i = 0; i < op->nparams; i++)
-		{
-			const SignicatParam *p = &op->params[i];
+		const SignicatParam *p = &op->params[i];
+		int			a;
+		const char *name;
 
-			if (p->in == SIGNICAT_IN_BODY && p->required &&
-				getKeyJsonValueFromContainer(&body->root, p->name, strlen(p->name), NULL) == NULL)
-			{
-				int			a = find_arg(b, p);
-
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("%s is required", a >= 0 ? b->args[a].sqlname : camel_to_snake(p->name)),
-						 a < 0 ? errdetail("Give it in body as \"%s\".", p->name) : 0));
-			}
-		}
-		pc->call.body = JsonbToCString(NULL, &body->root, VARSIZE(body));
-		pc->call.body = pg_server_to_any(pc->call.body, strlen(pc->call.body), PG_UTF8);
-		pc->call.body_len = strlen(pc->call.body);
-		pc->call.content_type = "application/json";
+		if (p->in != SIGNICAT_IN_BODY || !p->required ||
+			getKeyJsonValueFromContainer(&body->root, p->name, strlen(p->name), NULL) != NULL)
+			continue;
+		a = find_arg(b, p);
+		name = a >= 0 ? b->args[a].sqlname : camel_to_snake(p->name);
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s is required", name),
+				 a < 0 ? errdetail("Give it in body as \"%s\".", p->name) : 0));
 	}
+	pc->call.body = JsonbToCString(NULL, &body->root, VARSIZE(body));
+	pc->call.body = pg_server_to_any(pc->call.body, strlen(pc->call.body), PG_UTF8);
+	pc->call.body_len = strlen(pc->call.body);
+	pc->call.content_type = "application/json";
+}
 
-	if (op->body == SIGNICAT_BODY_MULTIPART)
+/* Everything a call of the operation sends, from the function's arguments. */
+static void
+prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
+{
+	const SignicatOperation *op = b->op;
+	const char *media_type;
+	PathArgs	pa = {fcinfo, b};
+
+	memset(pc, 0, sizeof(*pc));
+	initStringInfo(&pc->query);
+	pc->page_size = 100;
+
+	media_type = check_call_args(fcinfo, b, pc);
+	/* path: every {param} replaced by its escaped value */
+	pc->call.path = signicat_expand_path(op->path, path_value, &pa);
+	build_query(fcinfo, b, pc);
+	if (op->body == SIGNICAT_BODY_JSON)
+		build_json_body(fcinfo, b, pc, media_type);
+	else if (op->body == SIGNICAT_BODY_MULTIPART)
 		prepare_parts(fcinfo, b, pc);
 
 	pc->call.op = op;
