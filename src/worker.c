@@ -1030,6 +1030,8 @@ worker_step(void)
 	{
 		int			n = 0;
 
+		/* the drained queue's flights may belong to batches already freed */
+		nqueue = queue_next = 0;
 		last_claim_at = now;
 		if (begin_tx("signicat worker: claiming due items"))
 		{
@@ -1064,7 +1066,8 @@ worker_step(void)
 	{
 		/* nothing in flight or to record: sleep until the next look, or until woken */
 		int			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								   claim_due ? 0 : signicat_worker_naptime_ms, PG_WAIT_EXTENSION);
+								   claim_due && queue_next >= nqueue ? 0 : signicat_worker_naptime_ms,
+								   PG_WAIT_EXTENSION);
 
 		ResetLatch(MyLatch);
 		if (rc & WL_LATCH_SET)
