@@ -535,16 +535,36 @@ signicat_url_in_clear(const char *url)
 	return !loopback;
 }
 
-/* ERROR unless the URL of a setting is safe for credentials (see above). */
+/*
+ * ERROR unless the URL of a setting is safe for credentials (see above).
+ * The last URL found safe is remembered (by its text: a setting's string
+ * may be freed and its address reused), so that a call costs a strcmp, not
+ * a parse.
+ */
 void
 signicat_require_secure_url(const char *url, const char *setting)
 {
-	if (signicat_url_in_clear(url))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s uses plain http:// to a host that is not a loopback address", setting),
-				 errdetail("The access token and the client secret would cross the network in clear text."),
-				 errhint("Use https://, or for a test server elsewhere a superuser sets signicat.allow_insecure_http = on.")));
+	static char safe_url[1024] = "";
+	static bool safe_valid = false;
+
+	if (safe_valid && url && strcmp(url, safe_url) == 0)
+		return;
+	if (!signicat_url_in_clear(url))
+	{
+		/* (only a URL that needs no allow_insecure_http: that setting can change) */
+		if (url && strlen(url) < sizeof(safe_url) &&
+			(pg_strncasecmp(url, "http://", 7) != 0 || !signicat_allow_insecure_http))
+		{
+			strlcpy(safe_url, url, sizeof(safe_url));
+			safe_valid = true;
+		}
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s uses plain http:// to a host that is not a loopback address", setting),
+			 errdetail("The access token and the client secret would cross the network in clear text."),
+			 errhint("Use https://, or for a test server elsewhere a superuser sets signicat.allow_insecure_http = on.")));
 }
 
 /* Header values must not be able to inject another header or line. */
