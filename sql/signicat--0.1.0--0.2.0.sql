@@ -10,7 +10,9 @@
 --     instead of deleting it with its history, only admins may delete; rows of
 --     signicat.processes come only through sync_processes (SECURITY DEFINER);
 --   * watch_add follows a dropped item again;
---   * signicat.http_status_rules() shows what each HTTP status means.
+--   * signicat.http_status_rules() shows what each HTTP status means;
+--   * watch, status_history and processes are kept by pg_dump (configuration
+--     tables: their rows are data that CREATE EXTENSION cannot make again).
 -- test/t/008_upgrade.pl checks that this script and a fresh install of 0.2.0
 -- give the same objects.
 
@@ -134,6 +136,15 @@ COMMENT ON FUNCTION signicat.http_status_rules() IS
 'What each HTTP status means: SQLSTATE, error class in the statistics, retried or not, gone or not, hint; the first rule whose range holds a status applies';
 REVOKE EXECUTE ON FUNCTION signicat.http_status_rules() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION signicat.http_status_rules() TO signicat_reader;
+
+-- What the extension keeps is data, not configuration it can make again:
+-- pg_dump saves these tables and their sequences' positions, and pg_restore
+-- puts them back after CREATE EXTENSION (every row: no filter).
+SELECT pg_catalog.pg_extension_config_dump('signicat.watch', '');
+SELECT pg_catalog.pg_extension_config_dump('signicat.watch_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('signicat.status_history', '');
+SELECT pg_catalog.pg_extension_config_dump('signicat.status_history_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('signicat.processes', '');
 
 -- the worker's role
 GRANT USAGE ON SCHEMA signicat TO signicat_worker;

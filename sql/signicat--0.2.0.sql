@@ -798,6 +798,15 @@ CREATE TABLE signicat.processes (
     synced_at    timestamptz NOT NULL DEFAULT now()
 );
 
+-- What the extension keeps is data, not configuration it can make again:
+-- pg_dump saves these tables and their sequences' positions, and pg_restore
+-- puts them back after CREATE EXTENSION (every row: no filter).
+SELECT pg_catalog.pg_extension_config_dump('signicat.watch', '');
+SELECT pg_catalog.pg_extension_config_dump('signicat.watch_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('signicat.status_history', '');
+SELECT pg_catalog.pg_extension_config_dump('signicat.status_history_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('signicat.processes', '');
+
 CREATE FUNCTION signicat.sync_processes(since timestamptz DEFAULT now() - interval '1 day')
 RETURNS bigint LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp

@@ -749,6 +749,7 @@ signicat_operation(PG_FUNCTION_ARGS)
 		fcinfo->flinfo->fn_extra = b;
 	}
 	prepare_call(fcinfo, b, &pc);
+	signicat_watch_check_writable(b->op->id);
 	signicat_execute(&pc.call, &resp);
 
 	switch (b->rettype)

@@ -225,6 +225,7 @@ extern bool signicat_auto_watch;
 extern const SignicatWatchKind *signicat_watch_kind(const char *kind);
 extern const SignicatWatchKind *signicat_watch_kind_for_create(const char *opid);
 extern bool signicat_watch_is_terminal(const SignicatWatchKind *kind, const char *status);
+extern void signicat_watch_check_writable(const char *opid);
 extern void signicat_watch_enroll(const SignicatWatchKind *kind, Jsonb *answer,
 								  const char *dossier_id);
 

@@ -7,6 +7,8 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
@@ -63,6 +65,26 @@ signicat_watch_is_terminal(const SignicatWatchKind *kind, const char *status)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * A create whose result would be enrolled must be able to write: refused
+ * before anything is sent, since afterwards the remote object would exist
+ * and its id be lost with the failed enrolment.  Reads, and creates with
+ * signicat.auto_watch off, run anywhere (a standby included).
+ */
+void
+signicat_watch_check_writable(const char *opid)
+{
+	if (!signicat_auto_watch || signicat_watch_kind_for_create(opid) == NULL)
+		return;
+	if (XactReadOnly || RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("%s cannot run in a read-only transaction: what it creates is enrolled in signicat.watch",
+						opid),
+				 errdetail("Nothing was sent to Signicat."),
+				 errhint("Run it on the primary outside a read-only transaction, or SET LOCAL signicat.auto_watch = off for it.")));
 }
 
 /*

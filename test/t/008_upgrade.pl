@@ -75,6 +75,9 @@ SELECT line FROM (
     FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
     JOIN pg_index i ON i.indrelid = c.oid
     UNION ALL
+    SELECT 'dumped with the data: ' || c::regclass
+    FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'signicat'
+    UNION ALL
     SELECT 'schema ' || n.nspname || ' acl ' || (SELECT acl FROM acl WHERE obj = n.nspname)
     FROM pg_namespace n WHERE n.nspname = 'signicat'
     UNION ALL

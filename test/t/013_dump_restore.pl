@@ -1,0 +1,77 @@
+# 013_dump_restore.pl: pg_dump and pg_restore keep what the extension keeps.
+#
+# A database follows items (some done, with history, some still processing), has synced
+# processes and a dropped item; it is dumped with pg_dump -Fc and restored into a new database.
+# Every row of signicat.watch, status_history and processes must come back, the sequences must go
+# on after the restored ids, the grants of the extension's roles must be those of a fresh install,
+# and a worker started on the restored database must follow its items on.
+# (Before, the install script did not mark the tables as configuration tables: the extension came
+# back with empty tables.)
+
+use strict;
+use warnings FATAL => 'all';
+
+use FindBin;
+use lib $FindBin::RealBin;
+use SignicatTest;
+use Test::More;
+
+start_mock();
+mock('POST', '/__mock/config', { process_polls_until_final => 4 });
+my $node = new_node('dump');
+
+my ($d_done, $done) = seed_and_watch($node, 3, 'dump-done');
+wait_query($node, 'three items are done', 60,
+	q{SELECT count(*) = 3 FROM signicat.watch WHERE state = 'done'});
+# items still being followed: the worker stops before they end
+query($node, 'SELECT signicat.stop_worker()');
+my ($d_open, $open) = seed_and_watch($node, 2, 'dump-open');
+query($node, qq{SELECT signicat.watch_drop('assure_process', '$open->[1]')});
+query($node, q{SELECT signicat.sync_processes(now() - interval '1 day')});
+
+my $contents = q{
+	SELECT (SELECT count(*) FROM signicat.watch) || ' watched ('
+	    || (SELECT string_agg(state || ' ' || n, ', ' ORDER BY state)
+	        FROM (SELECT state, count(*) n FROM signicat.watch GROUP BY 1) s) || '), '
+	    || (SELECT count(*) FROM signicat.status_history) || ' history rows, '
+	    || (SELECT count(*) FROM signicat.processes) || ' synced, max ids '
+	    || (SELECT max(id) FROM signicat.watch) || '/' || (SELECT max(id) FROM signicat.status_history)};
+my $rows = q{
+	SELECT string_agg(r, E'\n' ORDER BY r) FROM (
+	    SELECT format('w %s %s %s %s %s', id, kind, item_id, status, state) AS r FROM signicat.watch
+	    UNION ALL SELECT format('h %s %s %s %s', watch_id, seq, old_status, new_status) FROM signicat.status_history
+	    UNION ALL SELECT format('p %s %s', process_id, status) FROM signicat.processes) x};
+my $before = query($node, $contents);
+my $before_rows = query($node, $rows);
+note "before: $before";
+
+my $dump = $node->basedir . '/signicat.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('postgres') ], 'pg_dump -Fc');
+query($node, 'CREATE DATABASE restored');
+$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('restored'), $dump ],
+	'pg_restore into a new database');
+
+my $in = sub { $node->safe_psql('restored', $_[0]) };
+is($in->($contents), $before, "every row came back ($before)");
+is($in->($rows), $before_rows, 'row for row, the same items, history and synced processes');
+is($in->(q{SELECT nextval('signicat.watch_id_seq') > (SELECT max(id) FROM signicat.watch)
+          AND nextval('signicat.status_history_id_seq') > (SELECT max(id) FROM signicat.status_history)}),
+	't', 'the sequences go on after the restored ids');
+is($in->(q{SELECT string_agg(a::text, ' ' ORDER BY a::text) FROM pg_class c, unnest(c.relacl) a
+          WHERE c.oid = 'signicat.watch'::regclass}),
+	query($node, q{SELECT string_agg(a::text, ' ' ORDER BY a::text) FROM pg_class c, unnest(c.relacl) a
+          WHERE c.oid = 'signicat.watch'::regclass}),
+	'the grants on signicat.watch are those of the original');
+
+# the worker resumes on the restored database
+isnt($in->('SELECT signicat.start_worker()'), '', 'a worker started on the restored database');
+wait_until('the restored open item is followed to its end', 60, sub {
+	$in->(qq{SELECT state = 'done' FROM signicat.watch WHERE item_id = '$open->[0]'}) eq 't' });
+is($in->(qq{SELECT state FROM signicat.watch WHERE item_id = '$open->[1]'}), 'dropped',
+	'the dropped item stays dropped');
+is($in->(qq{SELECT string_agg(new_status, ',' ORDER BY seq) FROM signicat.status_history h
+          JOIN signicat.watch w ON w.id = h.watch_id WHERE w.item_id = '$open->[0]'}),
+	'processing,accepted', 'its history goes on from the restored rows, once per change');
+$in->('SELECT signicat.stop_worker()');
+
+done_testing();
