@@ -12,8 +12,10 @@
 #                                stopped when the script ends. Returns the port.
 #   mock(METHOD, PATH[, BODY])   call the mock over HTTP (BODY: a Perl structure sent as JSON);
 #                                dies unless 2xx; returns the decoded JSON answer (or undef).
-#   new_node(NAME[, EXTRA_CONF]) PostgreSQL::Test::Cluster node with signicat preloaded and
-#                                pointed at the mock, started, with CREATE EXTENSION signicat.
+#   new_node(NAME[, EXTRA_CONF[, INIT_OPTS...]])
+#                                PostgreSQL::Test::Cluster node with signicat preloaded and
+#                                pointed at the mock, started, with CREATE EXTENSION signicat
+#                                (INIT_OPTS go to init, e.g. allows_streaming => 1).
 #   seed_and_watch(NODE, COUNT[, REFERENCE])
 #                                seed COUNT processing onfido processes in one dossier and enrol
 #                                them with signicat.watch_add; returns (dossier id, [process ids]).
@@ -142,10 +144,10 @@ sub mock
 # new_node(NAME[, EXTRA_CONF]): a started node with signicat preloaded and the extension created.
 sub new_node
 {
-	my ($name, $extra) = @_;
+	my ($name, $extra, %init) = @_;
 	croak "start_mock first" unless $mock_port;
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
+	$node->init(%init);
 	my $url = "http://127.0.0.1:$mock_port";
 	$node->append_conf('postgresql.conf', <<"EOC" . ($extra // ''));
 shared_preload_libraries = 'signicat'
