@@ -74,6 +74,7 @@ _PG_init(void)
 		return;
 
 	signicat_register_workers();
+	signicat_ddl_init();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = signicat_shmem_request;

@@ -109,6 +109,8 @@ typedef struct WorkerShared
 {
 	slock_t		mutex;
 	WorkerSlot	slots[SIGNICAT_MAX_WORKERS];
+	/* databases a worker is connecting to: still here at its next start, it failed */
+	char		connecting[SIGNICAT_MAX_WORKERS][NAMEDATALEN];
 } WorkerShared;
 
 static WorkerShared *worker_shared = NULL;
@@ -210,6 +212,44 @@ claim_slot(void)
 	SpinLockRelease(&worker_shared->mutex);
 	my_slot = slot;
 	return slot != NULL;
+}
+
+/*
+ * Note that a worker is connecting to a database; false if the note of the
+ * previous attempt is still there (that attempt failed: a FATAL leaves it).
+ */
+static bool
+begin_connecting(const char *dbname)
+{
+	int			free_slot = -1;
+
+	SpinLockAcquire(&worker_shared->mutex);
+	for (int i = 0; i < SIGNICAT_MAX_WORKERS; i++)
+	{
+		if (strcmp(worker_shared->connecting[i], dbname) == 0)
+		{
+			SpinLockRelease(&worker_shared->mutex);
+			return false;
+		}
+		if (free_slot < 0 && worker_shared->connecting[i][0] == '\0')
+			free_slot = i;
+	}
+	if (free_slot >= 0)
+		strlcpy(worker_shared->connecting[free_slot], dbname, NAMEDATALEN);
+	SpinLockRelease(&worker_shared->mutex);
+	return true;
+}
+
+static void
+end_connecting(const char *dbname)
+{
+	SpinLockAcquire(&worker_shared->mutex);
+	for (int i = 0; i < SIGNICAT_MAX_WORKERS; i++)
+	{
+		if (strcmp(worker_shared->connecting[i], dbname) == 0)
+			worker_shared->connecting[i][0] = '\0';
+	}
+	SpinLockRelease(&worker_shared->mutex);
 }
 
 /* ---------- registration ---------- */
@@ -499,6 +539,7 @@ static TimestampTz first_answer_at = 0;
 static int	room = 0;
 static int	suspects_flying = 0;
 static bool claim_due = true;
+static bool schema_was_ready = false;	/* the extension was there at some claim */
 static TimestampTz last_claim_at = 0;
 static TimestampTz last_record_at = 0;
 static List *live_batches = NIL;
@@ -1035,7 +1076,9 @@ worker_step(void)
 		last_claim_at = now;
 		if (begin_tx("signicat worker: claiming due items"))
 		{
-			if (schema_ready())
+			bool		ready = schema_ready();
+
+			if (ready)
 			{
 				prepare_plans();
 				replan_after_growth();
@@ -1044,6 +1087,16 @@ worker_step(void)
 				my_slot->last_due = n;
 			}
 			end_tx();
+			if (ready)
+				schema_was_ready = true;
+			else if (schema_was_ready)
+			{
+				/* DROP EXTENSION committed: this database's worker is done */
+				ereport(LOG,
+						(errmsg("signicat worker for database \"%s\" stopped: the extension was dropped",
+								MyBgworkerEntry->bgw_extra)));
+				proc_exit(0);
+			}
 		}
 		/* a full batch means more may be due: claim again as soon as there is room */
 		claim_due = n >= signicat_poll_batch_size;
@@ -1093,7 +1146,21 @@ signicat_worker_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
+	/*
+	 * A worker whose last attempt to connect to this database failed (it was
+	 * dropped, or renamed) stays away instead of failing every second: one
+	 * line says so, signicat.start_worker() in the database brings it back.
+	 */
+	if (!begin_connecting(dbname))
+	{
+		ereport(LOG,
+				(errmsg("signicat worker for database \"%s\" not started: its last attempt to connect failed", dbname),
+				 errhint("If the database exists, run SELECT signicat.start_worker() in it.")));
+		end_connecting(dbname);
+		proc_exit(0);
+	}
 	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+	end_connecting(dbname);
 	pgstat_report_appname("signicat worker");
 
 	if (!claim_slot())
@@ -1181,7 +1248,6 @@ PG_FUNCTION_INFO_V1(signicat_start_worker);
 Datum
 signicat_start_worker(PG_FUNCTION_ARGS)
 {
-	BackgroundWorker w;
 	BackgroundWorkerHandle *handle;
 	pid_t		pid;
 	bool		running;
@@ -1193,9 +1259,7 @@ signicat_start_worker(PG_FUNCTION_ARGS)
 	if (running)
 		PG_RETURN_NULL();
 
-	fill_worker(&w, get_database_name(MyDatabaseId));
-	w.bgw_notify_pid = MyProcPid;
-	if (!RegisterDynamicBackgroundWorker(&w, &handle))
+	if (!signicat_launch_worker(get_database_name(MyDatabaseId), &handle, true))
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not register a signicat worker"),
@@ -1223,18 +1287,20 @@ signicat_start_worker(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(pid);
 }
 
-PG_FUNCTION_INFO_V1(signicat_stop_worker);
-
-/* signicat.stop_worker(): stop this database's worker; it is not restarted. */
-Datum
-signicat_stop_worker(PG_FUNCTION_ARGS)
+/*
+ * Stop the worker of a database and wait until it is gone (so that a DROP
+ * DATABASE right after works); false if none ran.  It is not restarted.
+ */
+bool
+signicat_stop_worker_of(Oid dboid)
 {
 	WorkerSlot *slot;
 	Latch	   *latch = NULL;
 
-	require_shared();
+	if (worker_shared == NULL)
+		return false;
 	SpinLockAcquire(&worker_shared->mutex);
-	slot = slot_of(MyDatabaseId);
+	slot = slot_of(dboid);
 	if (slot)
 	{
 		slot->stop_requested = true;
@@ -1242,27 +1308,50 @@ signicat_stop_worker(PG_FUNCTION_ARGS)
 	}
 	SpinLockRelease(&worker_shared->mutex);
 	if (slot == NULL)
-		PG_RETURN_BOOL(false);
+		return false;
 	if (latch)
 		SetLatch(latch);
 
-	/* wait until it is gone, so a DROP DATABASE right after works */
 	for (int i = 0; i < 3000; i++)
 	{
 		bool		gone;
 
 		SpinLockAcquire(&worker_shared->mutex);
-		gone = slot_of(MyDatabaseId) == NULL;
+		gone = slot_of(dboid) == NULL;
 		SpinLockRelease(&worker_shared->mutex);
 		if (gone)
-			PG_RETURN_BOOL(true);
+			return true;
 		CHECK_FOR_INTERRUPTS();
 		pg_usleep(10000);
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("the signicat worker did not stop within 30 seconds")));
-	PG_RETURN_BOOL(false);
+	return false;
+}
+
+/* Start a worker for a database by name (it gives way if one runs); false if it could not be registered. */
+bool
+signicat_launch_worker(const char *dbname, BackgroundWorkerHandle **handle, bool notify_me)
+{
+	BackgroundWorker w;
+
+	/* asked for by name: a failed attempt to connect earlier does not keep it away */
+	end_connecting(dbname);
+	fill_worker(&w, dbname);
+	if (notify_me)
+		w.bgw_notify_pid = MyProcPid;
+	return RegisterDynamicBackgroundWorker(&w, handle);
+}
+
+PG_FUNCTION_INFO_V1(signicat_stop_worker);
+
+/* signicat.stop_worker(): stop this database's worker; it is not restarted. */
+Datum
+signicat_stop_worker(PG_FUNCTION_ARGS)
+{
+	require_shared();
+	PG_RETURN_BOOL(signicat_stop_worker_of(MyDatabaseId));
 }
 
 PG_FUNCTION_INFO_V1(signicat_wake_worker);
