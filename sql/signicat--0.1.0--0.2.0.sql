@@ -11,6 +11,9 @@
 --     signicat.processes come only through sync_processes (SECURITY DEFINER);
 --   * watch_add follows a dropped item again;
 --   * signicat.http_status_rules() shows what each HTTP status means;
+--   * signicat.worker_switch: start_worker()/stop_worker() are kept across
+--     restarts (the launcher starts the workers switched on); worker_status
+--     shows a database whose items wait with no worker;
 --   * watch, status_history and processes are kept by pg_dump (configuration
 --     tables: their rows are data that CREATE EXTENSION cannot make again).
 -- test/t/008_upgrade.pl checks that this script and a fresh install of 0.2.0
@@ -146,8 +149,38 @@ SELECT pg_catalog.pg_extension_config_dump('signicat.status_history', '');
 SELECT pg_catalog.pg_extension_config_dump('signicat.status_history_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('signicat.processes', '');
 
+-- the worker's switch, kept across restarts, and the status view that shows it
+-- Whether this database's worker is switched on: signicat.start_worker() and
+-- stop_worker() set it, and at every server start the launcher starts the
+-- worker of each database where it is on (one row, kept by pg_dump).
+CREATE TABLE signicat.worker_switch (
+    id          boolean PRIMARY KEY DEFAULT true CHECK (id),
+    enabled     boolean NOT NULL,
+    changed_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE signicat.worker_switch IS
+'Whether the background worker of this database is switched on (start_worker/stop_worker); kept across restarts';
+SELECT pg_catalog.pg_extension_config_dump('signicat.worker_switch', '');
+
+CREATE OR REPLACE VIEW signicat.worker_status AS
+SELECT c.pid, d.database, c.started_at, c.last_round_at,
+       (SELECT count(*) FROM signicat.watch w
+        WHERE w.state = 'active' AND w.next_poll_at <= now()) AS items_due,
+       (SELECT count(*) FROM signicat.watch w WHERE w.state = 'active') AS items_active,
+       c.in_flight, c.last_batch, c.rounds, c.polled, c.errors,
+       round(c.polls_per_second::numeric, 1) AS polls_per_second,
+       coalesce((SELECT s.enabled FROM signicat.worker_switch s), false) AS switched_on
+FROM (SELECT current_database()::text COLLATE "default" AS database) d
+LEFT JOIN signicat.worker_counters() c ON c.database = d.database
+-- a database with items to follow shows, worker or not (pid NULL: nobody follows them)
+WHERE c.pid IS NOT NULL OR EXISTS (SELECT FROM signicat.watch w WHERE w.state = 'active');
+COMMENT ON VIEW signicat.worker_status IS
+'The background worker of this database: last round, items due and active, in flight, polled, errors, rate, switched on; a row with pid NULL when items wait and no worker runs';
+
 -- the worker's role
 GRANT USAGE ON SCHEMA signicat TO signicat_worker;
 GRANT SELECT, UPDATE ON signicat.watch TO signicat_worker;
 GRANT SELECT, INSERT, DELETE ON signicat.status_history TO signicat_worker;
 GRANT USAGE ON SEQUENCE signicat.status_history_id_seq TO signicat_worker;
+GRANT SELECT ON signicat.worker_switch TO signicat_reader, signicat_worker;
+GRANT INSERT, UPDATE ON signicat.worker_switch TO signicat_admin;

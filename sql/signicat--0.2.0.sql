@@ -771,17 +771,32 @@ CREATE FUNCTION signicat.worker_counters(
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'signicat_worker_status' LANGUAGE C VOLATILE;
 
+-- Whether this database's worker is switched on: signicat.start_worker() and
+-- stop_worker() set it, and at every server start the launcher starts the
+-- worker of each database where it is on (one row, kept by pg_dump).
+CREATE TABLE signicat.worker_switch (
+    id          boolean PRIMARY KEY DEFAULT true CHECK (id),
+    enabled     boolean NOT NULL,
+    changed_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE signicat.worker_switch IS
+'Whether the background worker of this database is switched on (start_worker/stop_worker); kept across restarts';
+SELECT pg_catalog.pg_extension_config_dump('signicat.worker_switch', '');
+
 CREATE VIEW signicat.worker_status AS
-SELECT c.pid, c.database, c.started_at, c.last_round_at,
+SELECT c.pid, d.database, c.started_at, c.last_round_at,
        (SELECT count(*) FROM signicat.watch w
         WHERE w.state = 'active' AND w.next_poll_at <= now()) AS items_due,
        (SELECT count(*) FROM signicat.watch w WHERE w.state = 'active') AS items_active,
        c.in_flight, c.last_batch, c.rounds, c.polled, c.errors,
-       round(c.polls_per_second::numeric, 1) AS polls_per_second
-FROM signicat.worker_counters() c
-WHERE c.database = current_database();
+       round(c.polls_per_second::numeric, 1) AS polls_per_second,
+       coalesce((SELECT s.enabled FROM signicat.worker_switch s), false) AS switched_on
+FROM (SELECT current_database()::text COLLATE "default" AS database) d
+LEFT JOIN signicat.worker_counters() c ON c.database = d.database
+-- a database with items to follow shows, worker or not (pid NULL: nobody follows them)
+WHERE c.pid IS NOT NULL OR EXISTS (SELECT FROM signicat.watch w WHERE w.state = 'active');
 COMMENT ON VIEW signicat.worker_status IS
-'The background worker of this database: last round, items due and active, in flight, polled, errors, rate';
+'The background worker of this database: last round, items due and active, in flight, polled, errors, rate, switched on; a row with pid NULL when items wait and no worker runs';
 
 -- Assure processes as the API lists them, for reporting on verifications
 -- that were not created through SQL (filled by signicat.sync_processes).
@@ -1077,5 +1092,7 @@ GRANT SELECT ON signicat.stat_operations TO signicat_reader;
 GRANT EXECUTE ON FUNCTION signicat.stats(), signicat.http_status_rules() TO signicat_reader;
 GRANT EXECUTE ON FUNCTION signicat.stats_reset() TO signicat_operator;
 GRANT SELECT, UPDATE ON signicat.watch TO signicat_worker;
+GRANT SELECT ON signicat.worker_switch TO signicat_reader, signicat_worker;
+GRANT INSERT, UPDATE ON signicat.worker_switch TO signicat_admin;
 GRANT SELECT, INSERT, DELETE ON signicat.status_history TO signicat_worker;
 GRANT USAGE ON SEQUENCE signicat.status_history_id_seq TO signicat_worker;

@@ -246,6 +246,7 @@ extern Size signicat_worker_shmem_size(void);
 extern void signicat_worker_shmem_startup(void);
 extern void signicat_register_workers(void);
 extern PGDLLEXPORT void signicat_worker_main(Datum arg);
+extern PGDLLEXPORT void signicat_launcher_main(Datum arg);
 extern bool signicat_stop_worker_of(Oid dboid);
 extern void signicat_ddl_init(void);
 struct BackgroundWorkerHandle;

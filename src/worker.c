@@ -44,7 +44,10 @@
 
 #include "access/table.h"
 #include "access/xact.h"
+#include "access/heapam.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
 #include "commands/dbcommands.h"
@@ -254,6 +257,11 @@ end_connecting(const char *dbname)
 
 /* ---------- registration ---------- */
 
+/* main_arg of a worker that runs only if its database's switch is on */
+#define WORKER_IF_SWITCHED_ON 1
+
+static void register_launcher(void);
+
 static void
 fill_worker(BackgroundWorker *w, const char *dbname)
 {
@@ -292,6 +300,171 @@ signicat_register_workers(void)
 		fill_worker(&w, (char *) lfirst(lc));
 		RegisterBackgroundWorker(&w);
 	}
+	register_launcher();
+}
+
+/* ---------- the launcher: workers switched on come back after a restart ---------- */
+
+/*
+ * At server start, one launcher connects to no database, lists those that
+ * accept connections, and starts for each (but those of
+ * signicat.worker_databases, which have their own) a worker that runs only
+ * if the database's signicat.worker_switch is on: it looks and exits
+ * otherwise.  One at a time, so that the workers' slots are never
+ * exhausted by the looking.  Then the launcher exits.
+ */
+void
+signicat_launcher_main(Datum arg)
+{
+	List	   *names = NIL;
+	List	   *oids = NIL;
+	List	   *static_dbs = NIL;
+	char	   *raw = pstrdup(signicat_worker_databases ? signicat_worker_databases : "");
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	ListCell   *ln;
+	ListCell   *lo;
+	int			started = 0;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	(void) SplitGUCList(raw, ',', &static_dbs);
+
+	StartTransactionCommand();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		MemoryContext old;
+		bool		listed = false;
+
+		if (!db->datallowconn || db->datistemplate)
+			continue;
+		foreach(ln, static_dbs)
+			listed = listed || strcmp((char *) lfirst(ln), NameStr(db->datname)) == 0;
+		if (listed)
+			continue;
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		names = lappend(names, pstrdup(NameStr(db->datname)));
+		oids = lappend_oid(oids, db->oid);
+		MemoryContextSwitchTo(old);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+
+	forboth(ln, names, lo, oids)
+	{
+		BackgroundWorker w;
+		BackgroundWorkerHandle *handle;
+		pid_t		pid;
+
+		fill_worker(&w, (char *) lfirst(ln));
+		w.bgw_main_arg = Int32GetDatum(WORKER_IF_SWITCHED_ON);
+		w.bgw_notify_pid = MyProcPid;
+		if (!RegisterDynamicBackgroundWorker(&w, &handle))
+		{
+			ereport(LOG,
+					(errmsg("signicat launcher: no background worker slot for database \"%s\"",
+							(char *) lfirst(ln)),
+					 errhint("Raise max_worker_processes.")));
+			continue;
+		}
+		if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+			continue;
+		/* until it runs as the database's worker, or has looked and gone */
+		for (int i = 0; i < 3000; i++)
+		{
+			pid_t		current;
+			bool		running;
+
+			if (GetBackgroundWorkerPid(handle, &current) == BGWH_STOPPED)
+				break;
+			SpinLockAcquire(&worker_shared->mutex);
+			running = slot_of(lfirst_oid(lo)) != NULL;
+			SpinLockRelease(&worker_shared->mutex);
+			if (running)
+			{
+				started++;
+				break;
+			}
+			CHECK_FOR_INTERRUPTS();
+			pg_usleep(10000);
+		}
+	}
+	ereport(LOG,
+			(errmsg("signicat launcher: %d of %d databases have their worker switched on",
+					started, list_length(names))));
+	proc_exit(0);
+}
+
+/* Register the launcher (at server start, with the library preloaded). */
+static void
+register_launcher(void)
+{
+	BackgroundWorker w;
+
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(w.bgw_library_name, BGW_MAXLEN, "signicat");
+	snprintf(w.bgw_function_name, BGW_MAXLEN, "signicat_launcher_main");
+	snprintf(w.bgw_name, BGW_MAXLEN, "signicat launcher");
+	snprintf(w.bgw_type, BGW_MAXLEN, "signicat launcher");
+	RegisterBackgroundWorker(&w);
+}
+
+/*
+ * Is this database's switch on?  Run by a worker that the launcher started:
+ * false (and it exits) where the extension, its role or the switch is not
+ * there.
+ */
+static bool
+switched_on(void)
+{
+	bool		on = false;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (OidIsValid(get_role_oid(signicat_worker_role, true)))
+	{
+		bool		isnull;
+
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (SPI_execute("SELECT pg_catalog.to_regclass('signicat.worker_switch') IS NOT NULL",
+						true, 1) == SPI_OK_SELECT &&
+			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
+			SPI_execute("SELECT enabled FROM signicat.worker_switch", true, 1) == SPI_OK_SELECT &&
+			SPI_processed == 1)
+			on = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		PopActiveSnapshot();
+		SPI_finish();
+	}
+	CommitTransactionCommand();
+	return on;
+}
+
+/* Record in this database whether its worker is switched on (start_worker, stop_worker). */
+static void
+set_switch(bool on)
+{
+	Oid			types[1] = {BOOLOID};
+	Datum		values[1];
+
+	values[0] = BoolGetDatum(on);
+	SPI_connect();
+	if (SPI_execute_with_args("INSERT INTO signicat.worker_switch AS s (id, enabled, changed_at) "
+							  "VALUES (true, $1, pg_catalog.now()) "
+							  "ON CONFLICT (id) DO UPDATE SET enabled = EXCLUDED.enabled, "
+							  "changed_at = EXCLUDED.changed_at",
+							  1, types, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record the signicat worker's switch");
+	SPI_finish();
 }
 
 /* ---------- one round ---------- */
@@ -1163,6 +1336,20 @@ signicat_worker_main(Datum arg)
 	end_connecting(dbname);
 	pgstat_report_appname("signicat worker");
 
+	/*
+	 * Nothing the worker runs resolves a name through a search_path that
+	 * anybody else could put a schema on (the database's or role's settings
+	 * included): PGC_S_OVERRIDE wins over all of them.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+
+	/* started by the launcher: only where signicat.start_worker() switched it on */
+	if (DatumGetInt32(MyBgworkerEntry->bgw_main_arg) == WORKER_IF_SWITCHED_ON && !switched_on())
+	{
+		elog(DEBUG1, "signicat worker for database \"%s\": not switched on", dbname);
+		proc_exit(0);
+	}
+
 	if (!claim_slot())
 	{
 		ereport(LOG,
@@ -1178,13 +1365,6 @@ signicat_worker_main(Datum arg)
 	step_cxt = AllocSetContextCreate(TopMemoryContext, "signicat worker step",
 									 ALLOCSET_DEFAULT_SIZES);
 	ereport(LOG, (errmsg("signicat worker started for database \"%s\"", dbname)));
-
-	/*
-	 * Nothing the worker runs resolves a name through a search_path that
-	 * anybody else could put a schema on (the database's or role's settings
-	 * included): PGC_S_OVERRIDE wins over all of them.
-	 */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	/* this is the only worker of the database: leases of a crashed one are void */
 	if (begin_tx("signicat worker: starting"))
@@ -1253,6 +1433,7 @@ signicat_start_worker(PG_FUNCTION_ARGS)
 	bool		running;
 
 	require_shared();
+	set_switch(true);
 	SpinLockAcquire(&worker_shared->mutex);
 	running = slot_of(MyDatabaseId) != NULL;
 	SpinLockRelease(&worker_shared->mutex);
@@ -1346,11 +1527,12 @@ signicat_launch_worker(const char *dbname, BackgroundWorkerHandle **handle, bool
 
 PG_FUNCTION_INFO_V1(signicat_stop_worker);
 
-/* signicat.stop_worker(): stop this database's worker; it is not restarted. */
+/* signicat.stop_worker(): stop this database's worker and switch it off (kept across restarts). */
 Datum
 signicat_stop_worker(PG_FUNCTION_ARGS)
 {
 	require_shared();
+	set_switch(false);
 	PG_RETURN_BOOL(signicat_stop_worker_of(MyDatabaseId));
 }
 
