@@ -2,8 +2,10 @@
  * worker.c
  *	  The background worker that follows pending verifications.
  *
- * One worker per database (signicat.worker_databases at start-up, or
- * signicat.start_worker() later).  It works in steps (worker_step):
+ * One worker per database: those of signicat.worker_databases at start-up,
+ * and those switched on with signicat.start_worker() (remembered in the
+ * database's signicat.worker_switch; the launcher starts them again at every
+ * server start).  It works in steps (worker_step):
  *	 1. when its queue is empty, one transaction claims a bounded batch of due
  *		items of signicat.watch (FOR UPDATE SKIP LOCKED) by giving them a lease
  *		(claimed_until); items whose last poll failed come only as many as
