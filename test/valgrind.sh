@@ -75,6 +75,9 @@ private_log_dir "$VGLOG"
 # Debian's postgres binary has no symbols for static functions (XLogWrite shows as ???), so the WAL
 # write entries also match on any exported XLog* caller (XLogFlush, XLogBackgroundFlush): a WAL
 # flush at commit in our background worker has the worker's frames at the bottom of its stack.
+# For the same reason the relcache init file entry also matches on RelationCacheInitializePhase3:
+# the first connection to a database writes that file, and that is often our worker's (the
+# launcher's look at each database at start).
 cat >"$SUPP" <<'EOF'
 {
 	padding_pgstat_send
@@ -137,6 +140,13 @@ cat >"$SUPP" <<'EOF'
 	write(buf)
 	...
 	fun:write_relcache_init_file
+}
+{
+	padding_relcache_unnamed
+	Memcheck:Param
+	write(buf)
+	...
+	fun:RelationCacheInitializePhase3
 }
 {
 	padding_reorderbuffer_serialize
