@@ -15,6 +15,8 @@
 #include "postgres.h"
 
 #include "commands/dbcommands.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "nodes/parsenodes.h"
 #include "postmaster/bgworker.h"
 #include "tcop/utility.h"
@@ -36,7 +38,8 @@ signicat_process_utility(PlannedStmt *pstmt, const char *queryString, bool readO
 		DropdbStmt *stmt = (DropdbStmt *) parsetree;
 		Oid			db = get_database_oid(stmt->dbname, true);
 
-		if (OidIsValid(db) && signicat_stop_worker_of(db))
+		/* only for who may drop it: nobody else can make the worker stop this way */
+		if (OidIsValid(db) && pg_database_ownercheck(db, GetUserId()) && signicat_stop_worker_of(db))
 		{
 			stopped = pstrdup(stmt->dbname);
 			ereport(NOTICE,

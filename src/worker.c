@@ -335,6 +335,7 @@ signicat_launcher_main(Datum arg)
 	(void) SplitGUCList(raw, ',', &static_dbs);
 
 	StartTransactionCommand();
+	(void) GetTransactionSnapshot();	/* as autovacuum's launcher does, for the catalog scan */
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
