@@ -177,6 +177,11 @@ WHERE c.pid IS NOT NULL OR EXISTS (SELECT FROM signicat.watch w WHERE w.state = 
 COMMENT ON VIEW signicat.worker_status IS
 'The background worker of this database: last round, items due and active, in flight, polled, errors, rate, switched on; a row with pid NULL when items wait and no worker runs';
 
+COMMENT ON FUNCTION signicat.start_worker() IS
+'Switch the background worker of the current database on (kept across restarts) and start it (NULL if one runs); returns its pid';
+COMMENT ON FUNCTION signicat.stop_worker() IS
+'Switch the background worker of the current database off (kept across restarts) and stop it; true if one ran';
+
 -- the worker's role
 GRANT USAGE ON SCHEMA signicat TO signicat_worker;
 GRANT SELECT, UPDATE ON signicat.watch TO signicat_worker;

@@ -757,12 +757,12 @@ COMMENT ON FUNCTION signicat.watch_drop(text, uuid) IS
 CREATE FUNCTION signicat.start_worker() RETURNS integer
 AS 'MODULE_PATHNAME', 'signicat_start_worker' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION signicat.start_worker() IS
-'Start a background worker for the current database (NULL if one runs); returns its pid';
+'Switch the background worker of the current database on (kept across restarts) and start it (NULL if one runs); returns its pid';
 
 CREATE FUNCTION signicat.stop_worker() RETURNS boolean
 AS 'MODULE_PATHNAME', 'signicat_stop_worker' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION signicat.stop_worker() IS
-'Stop the background worker of the current database (it is not restarted until the server restarts)';
+'Switch the background worker of the current database off (kept across restarts) and stop it; true if one ran';
 
 CREATE FUNCTION signicat.worker_counters(
     OUT pid integer, OUT database text, OUT started_at timestamptz, OUT last_round_at timestamptz,
