@@ -62,7 +62,7 @@ signicat_process_utility(PlannedStmt *pstmt, const char *queryString, bool readO
 		BackgroundWorkerHandle *handle;
 
 		if (stopped)
-			(void) signicat_launch_worker(stopped, &handle, false);
+			(void) signicat_launch_worker(stopped, false, &handle, false);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

@@ -250,8 +250,8 @@ extern PGDLLEXPORT void signicat_launcher_main(Datum arg);
 extern bool signicat_stop_worker_of(Oid dboid);
 extern void signicat_ddl_init(void);
 struct BackgroundWorkerHandle;
-extern bool signicat_launch_worker(const char *dbname, struct BackgroundWorkerHandle **handle,
-								   bool notify_me);
+extern bool signicat_launch_worker(const char *dbname, bool if_switched_on,
+								   struct BackgroundWorkerHandle **handle, bool notify_me);
 
 /* ---------- auth.c: access token ---------- */
 

@@ -178,6 +178,40 @@ slot_of(Oid dboid)
 	return NULL;
 }
 
+/* Does a worker run for this database? */
+static bool
+worker_running(Oid dboid)
+{
+	bool		running;
+
+	SpinLockAcquire(&worker_shared->mutex);
+	running = slot_of(dboid) != NULL;
+	SpinLockRelease(&worker_shared->mutex);
+	return running;
+}
+
+/*
+ * After starting a worker for a database: wait (at most tries x 10 ms) until
+ * it runs as the database's worker, or has stopped (it gave way to one, or
+ * looked and found itself not switched on).  True if a worker runs.
+ */
+static bool
+wait_for_worker(BackgroundWorkerHandle *handle, Oid dboid, int tries)
+{
+	for (int i = 0; i < tries; i++)
+	{
+		pid_t		current;
+
+		if (worker_running(dboid))
+			return true;
+		if (GetBackgroundWorkerPid(handle, &current) == BGWH_STOPPED)
+			return worker_running(dboid);
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10000);
+	}
+	return worker_running(dboid);
+}
+
 static void
 release_slot(int code, Datum arg)
 {
@@ -361,14 +395,10 @@ signicat_launcher_main(Datum arg)
 
 	forboth(ln, names, lo, oids)
 	{
-		BackgroundWorker w;
 		BackgroundWorkerHandle *handle;
 		pid_t		pid;
 
-		fill_worker(&w, (char *) lfirst(ln));
-		w.bgw_main_arg = Int32GetDatum(WORKER_IF_SWITCHED_ON);
-		w.bgw_notify_pid = MyProcPid;
-		if (!RegisterDynamicBackgroundWorker(&w, &handle))
+		if (!signicat_launch_worker((char *) lfirst(ln), true, &handle, true))
 		{
 			ereport(LOG,
 					(errmsg("signicat launcher: no background worker slot for database \"%s\"",
@@ -376,27 +406,9 @@ signicat_launcher_main(Datum arg)
 					 errhint("Raise max_worker_processes.")));
 			continue;
 		}
-		if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
-			continue;
-		/* until it runs as the database's worker, or has looked and gone */
-		for (int i = 0; i < 3000; i++)
-		{
-			pid_t		current;
-			bool		running;
-
-			if (GetBackgroundWorkerPid(handle, &current) == BGWH_STOPPED)
-				break;
-			SpinLockAcquire(&worker_shared->mutex);
-			running = slot_of(lfirst_oid(lo)) != NULL;
-			SpinLockRelease(&worker_shared->mutex);
-			if (running)
-			{
-				started++;
-				break;
-			}
-			CHECK_FOR_INTERRUPTS();
-			pg_usleep(10000);
-		}
+		if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_STARTED &&
+			wait_for_worker(handle, lfirst_oid(lo), 3000))
+			started++;
 	}
 	ereport(LOG,
 			(errmsg("signicat launcher: %d of %d databases have their worker switched on",
@@ -1433,17 +1445,13 @@ signicat_start_worker(PG_FUNCTION_ARGS)
 {
 	BackgroundWorkerHandle *handle;
 	pid_t		pid;
-	bool		running;
 
 	require_shared();
 	set_switch(true);
-	SpinLockAcquire(&worker_shared->mutex);
-	running = slot_of(MyDatabaseId) != NULL;
-	SpinLockRelease(&worker_shared->mutex);
-	if (running)
+	if (worker_running(MyDatabaseId))
 		PG_RETURN_NULL();
 
-	if (!signicat_launch_worker(get_database_name(MyDatabaseId), &handle, true))
+	if (!signicat_launch_worker(get_database_name(MyDatabaseId), false, &handle, true))
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not register a signicat worker"),
@@ -1454,20 +1462,7 @@ signicat_start_worker(PG_FUNCTION_ARGS)
 				 errmsg("could not start a signicat worker")));
 
 	/* return once it runs as the database's worker (or gave way to one) */
-	for (int i = 0; i < 1000; i++)
-	{
-		pid_t		current;
-
-		if (GetBackgroundWorkerPid(handle, &current) == BGWH_STOPPED)
-			break;
-		SpinLockAcquire(&worker_shared->mutex);
-		running = slot_of(MyDatabaseId) != NULL;
-		SpinLockRelease(&worker_shared->mutex);
-		if (running)
-			break;
-		CHECK_FOR_INTERRUPTS();
-		pg_usleep(10000);
-	}
+	(void) wait_for_worker(handle, MyDatabaseId, 1000);
 	PG_RETURN_INT32(pid);
 }
 
@@ -1498,12 +1493,7 @@ signicat_stop_worker_of(Oid dboid)
 
 	for (int i = 0; i < 3000; i++)
 	{
-		bool		gone;
-
-		SpinLockAcquire(&worker_shared->mutex);
-		gone = slot_of(dboid) == NULL;
-		SpinLockRelease(&worker_shared->mutex);
-		if (gone)
+		if (!worker_running(dboid))
 			return true;
 		CHECK_FOR_INTERRUPTS();
 		pg_usleep(10000);
@@ -1514,15 +1504,22 @@ signicat_stop_worker_of(Oid dboid)
 	return false;
 }
 
-/* Start a worker for a database by name (it gives way if one runs); false if it could not be registered. */
+/*
+ * Start a worker for a database by name (it gives way if one runs); false if
+ * it could not be registered.  if_switched_on: it runs only if the database's
+ * switch is on (the launcher's look).
+ */
 bool
-signicat_launch_worker(const char *dbname, BackgroundWorkerHandle **handle, bool notify_me)
+signicat_launch_worker(const char *dbname, bool if_switched_on,
+					   BackgroundWorkerHandle **handle, bool notify_me)
 {
 	BackgroundWorker w;
 
 	/* asked for by name: a failed attempt to connect earlier does not keep it away */
 	end_connecting(dbname);
 	fill_worker(&w, dbname);
+	if (if_switched_on)
+		w.bgw_main_arg = Int32GetDatum(WORKER_IF_SWITCHED_ON);
 	if (notify_me)
 		w.bgw_notify_pid = MyProcPid;
 	return RegisterDynamicBackgroundWorker(&w, handle);
