@@ -32,11 +32,7 @@ my $slog0 = log_offset($standby);
 is(worker_pid($standby), undef, 'no worker runs on the standby');
 
 seed_and_watch($primary, 150);
-wait_query($primary, 'the worker is mid-round with some items done', 60, q{
-	SELECT (SELECT count(*) FROM signicat.watch WHERE state = 'done') > 0
-	   AND (SELECT count(*) FROM signicat.watch WHERE state <> 'done') > 0
-	   AND (SELECT in_flight FROM signicat.worker_status) > 0})
-  or die('the worker never got mid-round');
+wait_mid_round($primary);
 my $rows_primary = query($primary, 'SELECT count(*) FROM signicat.status_history');
 note "the primary recorded $rows_primary history rows before it failed";
 

@@ -22,11 +22,7 @@ my $node = new_node('drop', "signicat.worker_databases = 'postgres, doomed'\n");
 query($node, 'CREATE DATABASE doomed');
 $node->restart;
 
-my $worker_of = sub {
-	my ($db) = @_;
-	my $pid = query($node, "SELECT pid FROM signicat.worker_counters() WHERE database = '$db'");
-	return $pid eq '' ? undef : $pid;
-};
+my $worker_of = sub { worker_of($node, $_[0]) };
 my $with_worker = sub {
 	my ($db) = @_;
 	query($node, "CREATE DATABASE $db");

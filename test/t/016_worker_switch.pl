@@ -16,11 +16,7 @@ start_mock();
 mock('POST', '/__mock/config', { process_polls_until_final => 3 });
 my $node = new_node('switch');
 
-my $worker_of = sub {
-	my ($db) = @_;
-	my $pid = query($node, "SELECT pid FROM signicat.worker_counters() WHERE database = '$db'");
-	return $pid eq '' ? undef : $pid;
-};
+my $worker_of = sub { worker_of($node, $_[0]) };
 for my $db (qw(app idle))
 {
 	query($node, "CREATE DATABASE $db");

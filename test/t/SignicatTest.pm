@@ -27,6 +27,9 @@
 #                                while the server restarts, count as "not yet").
 #   query(NODE, SQL)             run SQL, die on error, return its output (psql -XAt).
 #   worker_pid(NODE)             pid of the 'signicat worker' backend, or undef.
+#   worker_of(NODE, DB)          pid of the worker of database DB (from shared memory), or undef.
+#   wait_mid_round(NODE)         wait until the worker is mid-round: some items done, some not,
+#                                polls in flight; dies if it never gets there.
 #   check_history(NODE, %opts)   the exactly-once checks on signicat.watch/status_history
 #                                (see the sub); opts: final => {dossier_id => status} or a status,
 #                                paths => [ 'NULL>processing>accepted', ... ] allowed paths.
@@ -56,7 +59,7 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 
 our @EXPORT = qw(start_mock mock mock_port new_node seed_and_watch wait_until wait_query query
-  interrupt_mid_round
+  interrupt_mid_round worker_of wait_mid_round
   worker_pid check_history check_no_crash log_offset log_after wait_for_log_after enc_json dec_json);
 
 # Loopback only: never through a proxy that may be set in the environment (libcurl inside the
@@ -251,6 +254,26 @@ sub worker_pid
 	return $1;
 }
 
+# worker_of(NODE, DB): pid of the worker of database DB, or undef.
+sub worker_of
+{
+	my ($node, $db) = @_;
+	my $pid = query($node, "SELECT pid FROM signicat.worker_counters() WHERE database = '$db'");
+	return $pid eq '' ? undef : $pid;
+}
+
+# wait_mid_round(NODE): some items done, others not, and polls in flight right now.
+sub wait_mid_round
+{
+	my ($node) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	wait_query($node, 'the worker is mid-round with some items done', 60, q{
+		SELECT (SELECT count(*) FROM signicat.watch WHERE state = 'done') > 0
+		   AND (SELECT count(*) FROM signicat.watch WHERE state <> 'done') > 0
+		   AND (SELECT in_flight FROM signicat.worker_status) > 0})
+	  or die('the worker never got mid-round');
+}
+
 sub log_offset
 {
 	my ($node) = @_;
@@ -411,12 +434,7 @@ sub interrupt_mid_round
 
 	seed_and_watch($node, 200);
 
-	# mid-round: some items done, others not, and polls in flight right now
-	wait_query($node, 'the worker is mid-round with some items done', 60, q{
-		SELECT (SELECT count(*) FROM signicat.watch WHERE state = 'done') > 0
-		   AND (SELECT count(*) FROM signicat.watch WHERE state <> 'done') > 0
-		   AND (SELECT in_flight FROM signicat.worker_status) > 0})
-	  or die('the worker never got mid-round');
+	wait_mid_round($node);
 
 	my $rows_before = query($node, 'SELECT count(*) FROM signicat.status_history');
 	note "before $what: " . query($node, q{
