@@ -449,7 +449,7 @@ signicat_get_token(uint64 *generation)
 		unlock_slot();
 
 		/* another backend is fetching: wait for it, interruptibly */
-		ConditionVariableTimedSleep(&token_shared->cv, 100, PG_WAIT_EXTENSION);
+		ConditionVariableTimedSleep(&token_shared->cv, 100, signicat_wait_event(SIGNICAT_WAIT_TOKEN));
 	}
 	if (token_shared)
 		ConditionVariableCancelSleep();

@@ -14,6 +14,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -39,7 +40,7 @@ signicat_process_utility(PlannedStmt *pstmt, const char *queryString, bool readO
 		Oid			db = get_database_oid(stmt->dbname, true);
 
 		/* only for who may drop it: nobody else can make the worker stop this way */
-		if (OidIsValid(db) && pg_database_ownercheck(db, GetUserId()) && signicat_stop_worker_of(db))
+		if (OidIsValid(db) && object_ownercheck(DatabaseRelationId, db, GetUserId()) && signicat_stop_worker_of(db))
 		{
 			stopped = pstrdup(stmt->dbname);
 			ereport(NOTICE,

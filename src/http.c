@@ -404,7 +404,7 @@ signicat_http_send(const SignicatHttpRequest *req, SignicatHttpResponse *resp,
 					 errmsg("could not start a libcurl transfer")));
 		attached = true;
 
-		pgstat_report_wait_start(PG_WAIT_EXTENSION);
+		pgstat_report_wait_start(signicat_wait_event(SIGNICAT_WAIT_HTTP));
 		for (;;)
 		{
 			CURLMcode	mc = curl_multi_perform(signicat_multi, &running);

@@ -300,7 +300,7 @@ make_data_url(bytea *bytes, const char *media_type, const char *argname)
 	initStringInfo(&url);
 	appendStringInfo(&url, "data:%s;base64,", media_type);
 	enlargeStringInfo(&url, enclen + 1);
-	enclen = pg_b64_encode(data, len, url.data + url.len, enclen);
+	enclen = pg_b64_encode((const b64_binary *) data, len, url.data + url.len, enclen);
 	if (enclen < 0)
 		elog(ERROR, "could not encode %s as base64", argname);
 	url.len += enclen;
@@ -887,7 +887,7 @@ decode_data_url(const char *s, int len, const char *column)
 	s += start;
 	len -= start;
 	result = palloc(VARHDRSZ + pg_b64_dec_len(len));
-	declen = pg_b64_decode(s, len, VARDATA(result), pg_b64_dec_len(len));
+	declen = pg_b64_decode(s, len, (b64_binary *) VARDATA(result), pg_b64_dec_len(len));
 	if (declen < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),

@@ -189,7 +189,7 @@ signicat_poller_wait(int timeout_ms, SignicatPoll **done)
 
 	if (nflying == 0)
 		return 0;
-	pgstat_report_wait_start(PG_WAIT_EXTENSION);
+	pgstat_report_wait_start(signicat_wait_event(SIGNICAT_WAIT_HTTP));
 	if (curl_multi_perform(poll_multi, &running) == CURLM_OK && running == nflying)
 		curl_multi_poll(poll_multi, NULL, 0, timeout_ms, NULL);
 	curl_multi_perform(poll_multi, &running);

@@ -134,7 +134,7 @@ wait_before_retry(int attempt, long retry_after_s)
 			return false;
 	}
 	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 delay_ms, PG_WAIT_EXTENSION);
+					 delay_ms, signicat_wait_event(SIGNICAT_WAIT_RETRY_DELAY));
 	ResetLatch(MyLatch);
 	CHECK_FOR_INTERRUPTS();
 	return true;
@@ -237,6 +237,7 @@ signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 	error_context_stack = &errcb;
 
 	signicat_require_secure_url(signicat_base_url, "signicat.base_url");
+	signicat_wait_events_init();
 	memset(&req, 0, sizeof(req));
 	req.method = call->method;
 	req.url = signicat_api_url(call->path, call->query);

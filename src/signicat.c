@@ -25,10 +25,11 @@
 #include "storage/shmem.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/wait_event.h"
 
 #include "signicat.h"
 
-PG_MODULE_MAGIC;
+SIGNICAT_MODULE_MAGIC;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -58,6 +59,36 @@ signicat_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
+#ifdef SIGNICAT_CUSTOM_WAIT_EVENTS
+/* pg_stat_activity.wait_event names, in SignicatWaitEvent's order */
+static const char *const wait_event_names[SIGNICAT_WAIT_COUNT] = {
+	"SignicatHttp", "SignicatRetryDelay", "SignicatToken", "SignicatNaptime"
+};
+#endif
+static uint32 wait_event_info[SIGNICAT_WAIT_COUNT];
+
+/*
+ * Name this process's wait events (17+; a no-op before).  Registering takes
+ * a lock and may raise, so it runs where nothing is held yet: at the start
+ * of a call and of a worker, never in the middle of a wait.
+ */
+void
+signicat_wait_events_init(void)
+{
+#ifdef SIGNICAT_CUSTOM_WAIT_EVENTS
+	for (int i = 0; i < SIGNICAT_WAIT_COUNT; i++)
+		if (wait_event_info[i] == 0)
+			wait_event_info[i] = WaitEventExtensionNew(wait_event_names[i]);
+#endif
+}
+
+/* The wait_event_info to report for a wait: its own name, else "Extension". */
+uint32
+signicat_wait_event(SignicatWaitEvent which)
+{
+	return wait_event_info[which] != 0 ? wait_event_info[which] : PG_WAIT_EXTENSION;
+}
+
 void
 _PG_init(void)
 {
@@ -70,7 +101,13 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("signicat");
 
-	if (!process_shared_preload_libraries_in_progress)
+	/*
+	 * pg_upgrade's servers (-b) load the library only to check it: no worker
+	 * may follow anything there, and no hook should see the restore (pg_cron
+	 * and pg_net stop here too).  Everything below then runs as if the
+	 * library were not preloaded.
+	 */
+	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
 		return;
 
 	signicat_register_workers();

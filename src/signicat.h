@@ -19,7 +19,23 @@
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 
+#include "compat.h"
 #include "wire.h"
+
+/* ---------- signicat.c: wait events ---------- */
+
+/* What a signicat process waits for, as pg_stat_activity shows it (17+). */
+typedef enum SignicatWaitEvent
+{
+	SIGNICAT_WAIT_HTTP,			/* an answer from Signicat */
+	SIGNICAT_WAIT_RETRY_DELAY,	/* the pause before a retry */
+	SIGNICAT_WAIT_TOKEN,		/* another backend fetching the access token */
+	SIGNICAT_WAIT_NAPTIME,		/* the worker, between rounds */
+	SIGNICAT_WAIT_COUNT
+} SignicatWaitEvent;
+
+extern void signicat_wait_events_init(void);
+extern uint32 signicat_wait_event(SignicatWaitEvent which);
 
 /* ---------- catalog.c / catalog_data.c ---------- */
 
@@ -181,7 +197,7 @@ typedef struct SignicatTransportError
 
 extern bool signicat_http_send(const SignicatHttpRequest *req, SignicatHttpResponse *resp,
 							   SignicatTransportError *err);
-extern void signicat_report_transport_error(const SignicatTransportError *e) pg_attribute_noreturn();
+pg_noreturn extern void signicat_report_transport_error(const SignicatTransportError *e);
 extern void signicat_http_perform(const SignicatHttpRequest *req,
 								  SignicatHttpResponse *resp);
 extern char *signicat_url_escape(const char *s, bool escape_dots);
@@ -311,7 +327,7 @@ extern void signicat_stats_retry(int slot);
 
 extern int	signicat_sqlstate_for_status(long status);
 extern char *signicat_http_error_text(const SignicatHttpResponse *resp);
-extern void signicat_report_http_error(const SignicatCall *call,
-									   const SignicatHttpResponse *resp) pg_attribute_noreturn();
+pg_noreturn extern void signicat_report_http_error(const SignicatCall *call,
+												   const SignicatHttpResponse *resp);
 
 #endif							/* SIGNICAT_H */

@@ -1308,7 +1308,7 @@ worker_step(void)
 		/* nothing in flight or to record: sleep until the next look, or until woken */
 		int			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 								   claim_due && queue_next >= nqueue ? 0 : signicat_worker_naptime_ms,
-								   PG_WAIT_EXTENSION);
+								   signicat_wait_event(SIGNICAT_WAIT_NAPTIME));
 
 		ResetLatch(MyLatch);
 		if (rc & WL_LATCH_SET)
@@ -1350,6 +1350,7 @@ signicat_worker_main(Datum arg)
 	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
 	end_connecting(dbname);
 	pgstat_report_appname("signicat worker");
+	signicat_wait_events_init();
 
 	/*
 	 * Nothing the worker runs resolves a name through a search_path that
@@ -1427,7 +1428,7 @@ signicat_worker_main(Datum arg)
 			my_slot->in_flight = 0;
 			pgstat_report_activity(STATE_IDLE, NULL);
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 Max(signicat_worker_naptime_ms, 1000), PG_WAIT_EXTENSION);
+							 Max(signicat_worker_naptime_ms, 1000), signicat_wait_event(SIGNICAT_WAIT_NAPTIME));
 			ResetLatch(MyLatch);
 		}
 		PG_END_TRY();
