@@ -7,11 +7,14 @@
 # described in their own section, "private builds", at the end):
 #   log                  print a "==> message" progress line
 #   ensure_packages      install the Debian packages the build and the tests need (apt-get)
-#   build_and_install    make clean; make; make install (PGXS, PostgreSQL 15)
+#   ensure_debian_packages PKG...  install those of PKG that are missing
+#   use_pg MAJOR         build against and run PostgreSQL MAJOR (test/pg_versions.sh: 15 from Debian's
+#                        packages, 18 built once from Debian's source package)
+#   build_and_install    make clean; make; make install (PGXS, against $PG_CONFIG)
 #   ensure_workdir       create the temporary $WORKDIR (mktemp -d, mode 755)
 #   start_mock           start test/mock/signicat_mock.py on a free loopback port;
 #                        exports MOCK_PORT and MOCK_URL
-#   start_cluster        initdb + pg_ctl start a throw-away PostgreSQL 15 cluster in $WORKDIR,
+#   start_cluster        initdb + pg_ctl start a throw-away cluster ($PG_BINDIR) in $WORKDIR,
 #                        with signicat preloaded and pointed at the mock; exports PGHOST, PGPORT,
 #                        PGUSER, PGDATABASE
 #   stop_all             stop the cluster and the mock, remove $WORKDIR (idempotent)
@@ -24,7 +27,7 @@
 #
 # Settings (environment):
 #   PG_CONFIG          pg_config to build against (default /usr/lib/postgresql/15/bin/pg_config)
-#   PG_BINDIR          server binaries (default /usr/lib/postgresql/15/bin)
+#   PG_BINDIR          server binaries (default: PG_CONFIG --bindir)
 #   WORKDIR            scratch directory (default: a new mktemp -d directory)
 #   KEEP_WORKDIR=1     keep $WORKDIR (data directory, logs) after stop_all, for post-mortems
 #   EXTRA_PG_CONF      extra postgresql.conf lines appended last (they win over ours)
@@ -36,11 +39,16 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export REPO_ROOT
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+# the server binaries of that pg_config (a server built from source: PG_CONFIG=/its/bin/pg_config)
+if [[ -z ${PG_BINDIR:-} ]]; then
+    PG_BINDIR=$("$PG_CONFIG" --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+fi
 PRELOAD_LIBRARIES=${PRELOAD_LIBRARIES-signicat}
 MOCK_CLIENT_ID=${MOCK_CLIENT_ID:-test-client}
 MOCK_CLIENT_SECRET=${MOCK_CLIENT_SECRET:-test-secret}
 export PG_CONFIG PG_BINDIR
+# shellcheck source=test/pg_versions.sh
+source "$REPO_ROOT/test/pg_versions.sh"
 
 # Every test talks to loopback only: never send that traffic through a proxy that may be set in the
 # environment (curl, libcurl inside the server and Python's urllib all honour no_proxy).
@@ -100,17 +108,22 @@ as_pg() {
 }
 
 # ensure_packages: install the Debian packages needed to build and test, when missing.
-# `apt-get update` runs at most once, and only when something has to be installed.
 ensure_packages() {
-    local pkgs=(postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev make gcc python3
-                libipc-run-perl postgresql-15-cron curl ca-certificates openssl)
+    ensure_debian_packages postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev make gcc python3 \
+        libipc-run-perl postgresql-15-cron curl ca-certificates openssl
+}
+
+# ensure_debian_packages PKG...: install the packages PKG that are missing (apt-get). `apt-get update`
+# runs at most once, and only when something has to be installed.
+ensure_debian_packages() {
+    local pkgs=("$@")
     local missing=() p status
     for p in "${pkgs[@]}"; do
         status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
         [[ $status == "install ok installed" ]] || missing+=("$p")
     done
     if [[ ${#missing[@]} -eq 0 ]]; then
-        log "packages: all present"
+        log "packages: all present (${pkgs[*]})"
         return 0
     fi
     if ! _is_root && ! command -v sudo >/dev/null 2>&1; then
@@ -147,7 +160,7 @@ _no_main_cluster() {
 }
 
 # build_and_install: build the extension from a clean tree (compiler warnings stay visible) and
-# install it into the PostgreSQL 15 tree.
+# install it into the tree of $PG_CONFIG.
 build_and_install() {
     log "building (PG_CONFIG=$PG_CONFIG)"
     (
@@ -163,10 +176,10 @@ build_and_install() {
 ensure_workdir() {
     if [[ -z ${WORKDIR:-} ]]; then
         WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/signicat-test.XXXXXX") || return 1
-        _LIB_WORKDIR_CREATED=1
+        _LIB_WORKDIR_CREATED=$WORKDIR
     elif [[ ! -d $WORKDIR ]]; then
         mkdir -p "$WORKDIR" || return 1
-        _LIB_WORKDIR_CREATED=1
+        _LIB_WORKDIR_CREATED=$WORKDIR
     fi
     chmod 755 "$WORKDIR"
     export WORKDIR
@@ -306,10 +319,11 @@ stop_all() {
         MOCK_PID=
     fi
     if [[ -n ${WORKDIR:-} && -d $WORKDIR ]]; then
+        # (the directory we created: test/run.sh works in subdirectories of it, one per version)
         if [[ ${KEEP_WORKDIR:-0} == 1 ]]; then
-            log "kept work directory: $WORKDIR"
+            log "kept work directory: ${_LIB_WORKDIR_CREATED:-$WORKDIR}"
         elif [[ -n $_LIB_WORKDIR_CREATED ]]; then
-            rm -rf "$WORKDIR"
+            rm -rf "$_LIB_WORKDIR_CREATED"
             _LIB_WORKDIR_CREATED=
         fi
     fi

@@ -2,15 +2,22 @@
 #
 # test/run.sh: run every test of the signicat extension (this is what .ci/run calls).
 #
-# Steps: install missing Debian packages, build and install the extension, start the mock Signicat
-# server and a throw-away PostgreSQL 15 cluster with signicat preloaded, then run the suites:
+# Steps: install missing Debian packages, then for each PostgreSQL major of PG_VERSIONS (default
+# "15 18": the oldest and the newest supported; 15 from Debian's packages, 18 built once from Debian's
+# source package, see test/pg_versions.sh) build and install the extension against it, start the mock
+# Signicat server and a throw-away cluster with signicat and pg_cron preloaded, and run
 #   1. pg_regress            `make installcheck` (sql/ + expected/) against that cluster
-#   2. mock self-checks      python3 -m unittest discover -s test/mock
-#   3. TAP tests             prove test/t/*.pl (only when such files exist), as the postgres user
-# A failing suite does not stop the following ones. The last line is "N passed, M failed", the
-# totals over all suites; the exit status is non-zero when anything failed (the build included).
+#   1b. secrets-in-log       no secret in that cluster's server log (DEBUG1)
+#   3. TAP tests             prove test/t/*.pl, as the postgres user (on 18, after 15 in the same run,
+#                            this includes the pg_upgrade test from 15 to 18)
+# and once, on the first version: the mock's self-checks, the catalog check, the sanitizer, valgrind
+# and fuzzing runs. A failing suite does not stop the following ones. Each suite's line names its
+# version ("pg18 tap: ..."). The last line is "N passed, M failed", the totals over all suites and
+# versions; the exit status is non-zero when anything failed (a build included).
 #
-# Environment: see test/lib.sh (KEEP_WORKDIR=1 keeps the cluster's data directory and logs).
+# Environment: PG_VERSIONS (e.g. PG_VERSIONS=15 test/run.sh for a quick run on one version),
+# SKIP_SANITIZERS=1, FUZZ_SECONDS; the rest in test/lib.sh (KEEP_WORKDIR=1 keeps the clusters' data
+# directories and logs).
 
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,10 +27,11 @@ source test/lib.sh
 TOTAL_PASSED=0
 TOTAL_FAILED=0
 FAILED_SUITES=()
+V=                                          # the version of the current pass ("pg15"), in suite names
 
 # record SUITE PASSED FAILED [SKIPPED]: add a suite's counts to the totals and report them.
 record() {
-    local suite=$1 passed=$2 failed=$3 skipped=${4:-0}
+    local suite=${V:+$V }$1 passed=$2 failed=$3 skipped=${4:-0}
     TOTAL_PASSED=$((TOTAL_PASSED + passed))
     TOTAL_FAILED=$((TOTAL_FAILED + failed))
     if ((failed > 0)); then
@@ -108,43 +116,41 @@ parse_prove() {
     record tap "$((n > f ? n - f : 0))" "$((f + died))"
 }
 
-install_cleanup_trap
-ensure_packages
-ensure_workdir
-OUT="$WORKDIR/out"
-mkdir -p "$OUT"
-
-# ---- build ----------------------------------------------------------------------------------
-BUILD_OK=1
-if ! build_and_install; then
-    BUILD_OK=0
-    record build 0 1
-fi
-
-# ---- services -------------------------------------------------------------------------------
-SERVICES_OK=0
-if ((BUILD_OK)); then
-    # pg_cron runs in database postgres; the cron test schedules a job in the test database
-    export PRELOAD_LIBRARIES='signicat,pg_cron'
-    # the server log at DEBUG1 for the whole suite: afterwards it must hold no secret
-    export EXTRA_PG_CONF="cron.database_name = 'postgres'
-cron.use_background_workers = on
-max_worker_processes = 32
-log_min_messages = debug1"
-    if start_mock && start_cluster; then
-        SERVICES_OK=1
+# run_suite NAME SCRIPT [ARGS...]: run a script that ends with "N passed, M failed" and record its
+# counts (a non-zero exit with nothing failed counts as one failure).
+run_suite() {
+    local name=$1 script=$2 rc=0 summary fp ff
+    shift 2
+    log "$name: $script $*"
+    # a clean environment: the script sets up its own work directory, mock and cluster
+    run_logged "$OUT/$name.log" env -i PATH="$PATH" HOME="${HOME:-/root}" LANG=C.UTF-8 \
+        PG_CONFIG="$PG_CONFIG" PG_BINDIR="$PG_BINDIR" bash "$script" "$@" || rc=$?
+    if summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$OUT/$name.log" | tail -n 1); then
+        read -r fp _ ff _ <<<"$summary"
+        ((rc == 0 || ff > 0)) || ff=1
+        record "$name" "$fp" "$ff"
     else
-        record services 0 1                 # start_mock/start_cluster printed the logs
+        record "$name" 0 1
     fi
-else
-    log "skipping pg_regress and TAP tests: the build failed"
-fi
+}
 
-# ---- 1. pg_regress --------------------------------------------------------------------------
-if ((SERVICES_OK)); then
-    log "pg_regress: make installcheck"
+# stop_services: stop this pass's cluster and the mock (stop_all does the same at exit, and more).
+stop_services() {
+    if [[ -f $WORKDIR/data/postmaster.pid ]]; then
+        as_pg "$PG_BINDIR/pg_ctl" -D "$WORKDIR/data" -m fast -s -w stop >/dev/null 2>&1 || true
+    fi
+    if [[ -n ${MOCK_PID:-} ]]; then
+        kill -TERM "$MOCK_PID" 2>/dev/null || true
+        wait "$MOCK_PID" 2>/dev/null || true
+        MOCK_PID=
+    fi
+}
+
+# ---- 1. pg_regress ---------------------------------------------------------------------------
+run_pg_regress() {
+    log "$V pg_regress: make installcheck"
     rm -f regression.diffs regression.out
-    rc=0
+    local rc=0
     run_logged "$OUT/installcheck.log" make PG_CONFIG="$PG_CONFIG" installcheck || rc=$?
     parse_pg_regress "$OUT/installcheck.log" "$rc"
     if ((rc != 0)); then
@@ -155,14 +161,14 @@ if ((SERVICES_OK)); then
         log "server log (last 50 lines of $WORKDIR/postgres.log)"
         tail -n 50 "$WORKDIR/postgres.log" || true
     fi
-fi
+}
 
 # ---- 1b. no secret in the server log ---------------------------------------------------------
 # The client secret, every access token the mock issued, the Basic credentials and a national
 # identity number from the fixtures must appear nowhere in the log of the whole suite (DEBUG1).
-if ((SERVICES_OK)); then
-    log "secrets: grep the server log of the suite"
-    leaks=0
+check_secrets_in_log() {
+    log "$V secrets: grep the server log of the suite"
+    local leaks=0 tokens basic needle
     tokens=$(curl -fsS "$MOCK_URL/__mock/tokens?reveal=true" |
         python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin).get("tokens", [])))')
     basic=$(printf '%s:%s' "$MOCK_CLIENT_ID" "$MOCK_CLIENT_SECRET" | base64)
@@ -183,9 +189,113 @@ $tokens"
         leaks=$((leaks + 1))
     fi
     if ((leaks == 0)); then record secrets-in-log 1 0; else record secrets-in-log 0 1; fi
-fi
+}
 
-# ---- 2. mock self-checks --------------------------------------------------------------------
+# ---- 3. TAP tests ----------------------------------------------------------------------------
+# (prove is given the *.pl files: on a bare directory it only looks for *.t)
+run_tap() {
+    local perl_test_lib tapdir rc=0
+    # (16 and later name the directories of PostgreSQL::Test::Utils by TESTDATADIR and TESTLOGDIR,
+    # absolute paths as PGXS passes them, since servers resolve files from their data directory;
+    # 15 derives them from TESTDIR)
+    perl_test_lib="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/perl"
+    if _is_root; then
+        # PostgreSQL::Test::Cluster runs initdb/postgres itself, which refuse root: run prove as
+        # the postgres user, in a copy of the repository that user owns (it writes tmp_check/).
+        tapdir="$WORKDIR/tap"
+        rm -rf "$tapdir"
+        mkdir -p "$tapdir"
+        tar -C "$REPO_ROOT" --exclude=./.git -cf - . | tar -C "$tapdir" -xf -
+        chown -R postgres: "$tapdir"
+    else
+        tapdir="$REPO_ROOT"
+    fi
+    log "$V TAP tests: prove test/t/*.pl (in $tapdir, as $(pg_os_user))"
+    # shellcheck disable=SC2016  # $1/$2 belong to the inner bash -c script
+    run_logged "$OUT/prove.log" as_pg env \
+        PATH="$PG_BINDIR:$PATH" TESTDIR="$tapdir" PG_CONFIG="$PG_CONFIG" PG_MAJOR="$PG_MAJOR" \
+        TESTDATADIR="$tapdir/tmp_check" TESTLOGDIR="$tapdir/tmp_check/log" \
+        PG_UPGRADE_FROM_BINDIR="${UPGRADE_FROM_BINDIR:-}" \
+        PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress" \
+        bash -c 'cd "$1" && exec prove -v -I "$2" test/t/*.pl' prove "$tapdir" "$perl_test_lib" || rc=$?
+    parse_prove "$OUT/prove.log" "$rc"
+}
+
+# run_version MAJOR: build, pg_regress, secrets and TAP on PostgreSQL MAJOR, in $TOP/pgMAJOR.
+run_version() {
+    V="pg$1"
+    WORKDIR="$TOP/$V"
+    OUT="$WORKDIR/out"
+    mkdir -p "$OUT"
+    chmod 755 "$WORKDIR"
+    if ! use_pg "$1"; then
+        record install 0 1
+        return 0
+    fi
+    if ! run_logged "$OUT/build.log" build_and_install; then
+        record build 0 1
+        log "$V: skipping pg_regress and TAP tests: the build failed"
+        return 0
+    fi
+    # `make` prints no warning on any supported version
+    if grep -E '(warning|error):' "$OUT/build.log"; then
+        record build-warnings 0 1
+    else
+        record build-warnings 1 0
+    fi
+    BUILT_VERSIONS+=("$1")
+    # the server the pg_upgrade test starts from, when this is the first version and more follow
+    UPGRADE_BINDIR_OF[$1]=$PG_BINDIR
+    if ((${#BUILT_VERSIONS[@]} == 1 && ${#VERSIONS[@]} > 1)); then
+        if ! upgrade_source_tree "$1"; then
+            record upgrade-source 0 1
+        elif [[ -n $UPGRADE_TREE ]]; then
+            # this build, installed into that tree too
+            _as_root make -s PG_CONFIG="$PG_CONFIG" DESTDIR="$UPGRADE_TREE" install >/dev/null &&
+                chmod -R a+rX "$UPGRADE_TREE" && UPGRADE_BINDIR_OF[$1]=$UPGRADE_TREE_BINDIR ||
+                record upgrade-source 0 1
+        fi
+    fi
+    # pg_cron runs in database postgres; the cron test schedules a job in the test database
+    export PRELOAD_LIBRARIES='signicat,pg_cron'
+    # the server log at DEBUG1 for the whole suite: afterwards it must hold no secret
+    export EXTRA_PG_CONF="cron.database_name = 'postgres'
+cron.use_background_workers = on
+max_worker_processes = 32
+log_min_messages = debug1"
+    if start_mock && start_cluster; then
+        run_pg_regress
+        check_secrets_in_log
+    else
+        record services 0 1                 # start_mock/start_cluster printed the logs
+    fi
+    stop_services
+    if compgen -G 'test/t/*.pl' >/dev/null; then
+        # the pg_upgrade test moves a cluster from the oldest major built in this run to this one
+        UPGRADE_FROM_BINDIR=
+        if [[ ${BUILT_VERSIONS[0]} != "$1" ]]; then
+            UPGRADE_FROM_BINDIR=${UPGRADE_BINDIR_OF[${BUILT_VERSIONS[0]}]}
+        fi
+        run_tap
+    fi
+}
+
+install_cleanup_trap
+ensure_packages
+ensure_workdir
+TOP=$WORKDIR
+read -r -a VERSIONS <<<"${PG_VERSIONS:-15 18}"
+BUILT_VERSIONS=()
+declare -A UPGRADE_BINDIR_OF=()
+for major in "${VERSIONS[@]}"; do
+    run_version "$major"
+done
+WORKDIR=$TOP
+OUT="$TOP/out"
+mkdir -p "$OUT"
+V=
+
+# ---- 2. mock self-checks ---------------------------------------------------------------------
 if compgen -G 'test/mock/test_*.py' >/dev/null; then
     log "mock self-checks: python3 -m unittest discover -s test/mock"
     rc=0
@@ -203,71 +313,26 @@ else
     record catalog-check 0 1
 fi
 
-# ---- 2a. sanitizers and valgrind ------------------------------------------------------------
+# ---- 2a. sanitizers and valgrind, 2b. fuzzing: once, on the first version built --------------
 # The pg_regress suite again with signicat.so built with ASan+UBSan, then a representative part
-# under valgrind memcheck; each in its own private install and cluster (see the scripts).
-# run_suite NAME SCRIPT [ARGS...]: run a script that ends with "N passed, M failed" and record its
-# counts (a non-zero exit with nothing failed counts as one failure).
-run_suite() {
-    local name=$1 script=$2 rc=0 summary fp ff
-    shift 2
-    log "$name: $script $*"
-    # a clean environment: the script sets up its own work directory, mock and cluster
-    run_logged "$OUT/$name.log" env -i PATH="$PATH" HOME="${HOME:-/root}" LANG=C.UTF-8 \
-        bash "$script" "$@" || rc=$?
-    if summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$OUT/$name.log" | tail -n 1); then
-        read -r fp _ ff _ <<<"$summary"
-        ((rc == 0 || ff > 0)) || ff=1
-        record "$name" "$fp" "$ff"
-    else
-        record "$name" 0 1
+# under valgrind memcheck; each in its own private install and cluster (see the scripts). Each
+# libFuzzer target of fuzz/ for a few seconds (longer runs: fuzz/run.sh SECONDS).
+if ((${#BUILT_VERSIONS[@]} > 0)); then
+    use_pg "${BUILT_VERSIONS[0]}" >/dev/null
+    # the private builds install from a copy of the tree: the last pass's build products go first
+    make -s PG_CONFIG="$PG_CONFIG" clean >/dev/null 2>&1 || true
+    if [[ ${SKIP_SANITIZERS:-0} != 1 ]]; then
+        run_suite sanitizers test/sanitize.sh
+        run_suite valgrind test/valgrind.sh
     fi
-}
-if ((BUILD_OK)) && [[ ${SKIP_SANITIZERS:-0} != 1 ]]; then
-    run_suite sanitizers test/sanitize.sh
-    run_suite valgrind test/valgrind.sh
-fi
-
-# ---- 2b. fuzzing smoke -----------------------------------------------------------------------
-# Each libFuzzer target of fuzz/ for a few seconds (longer runs: fuzz/run.sh SECONDS).
-if [[ -f fuzz/run.sh ]]; then
-    run_suite fuzz fuzz/run.sh "${FUZZ_SECONDS:-10}"
-fi
-
-# ---- 3. TAP tests ---------------------------------------------------------------------------
-# (prove is given the *.pl files: on a bare directory it only looks for *.t)
-if compgen -G 'test/t/*.pl' >/dev/null; then
-    if ((BUILD_OK)); then
-        PERL_TEST_LIB="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/perl"
-        if _is_root; then
-            # PostgreSQL::Test::Cluster runs initdb/postgres itself, which refuse root: run prove as
-            # the postgres user, in a copy of the repository that user owns (it writes tmp_check/).
-            TAPDIR="$WORKDIR/tap"
-            rm -rf "$TAPDIR"
-            mkdir -p "$TAPDIR"
-            tar -C "$REPO_ROOT" --exclude=./.git -cf - . | tar -C "$TAPDIR" -xf -
-            chown -R postgres: "$TAPDIR"
-        else
-            TAPDIR="$REPO_ROOT"
-        fi
-        log "TAP tests: prove test/t/*.pl (in $TAPDIR, as $(pg_os_user))"
-        rc=0
-        # shellcheck disable=SC2016  # $1/$2 belong to the inner bash -c script
-        run_logged "$OUT/prove.log" as_pg env \
-            PATH="$PG_BINDIR:$PATH" TESTDIR="$TAPDIR" PG_CONFIG="$PG_CONFIG" \
-            PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress" \
-            bash -c 'cd "$1" && exec prove -v -I "$2" test/t/*.pl' prove "$TAPDIR" "$PERL_TEST_LIB" || rc=$?
-        parse_prove "$OUT/prove.log" "$rc"
-    else
-        log "TAP tests: skipped, the build failed"
+    if [[ -f fuzz/run.sh ]]; then
+        run_suite fuzz fuzz/run.sh "${FUZZ_SECONDS:-10}"
     fi
-else
-    log "TAP tests: no test/t/*.pl, skipped"
 fi
 
-# ---- summary --------------------------------------------------------------------------------
+# ---- summary ---------------------------------------------------------------------------------
 if ((${#FAILED_SUITES[@]} > 0)); then
     log "failed: ${FAILED_SUITES[*]}"
 fi
 echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
-((TOTAL_FAILED == 0 && BUILD_OK))
+((TOTAL_FAILED == 0 && ${#BUILT_VERSIONS[@]} == ${#VERSIONS[@]}))

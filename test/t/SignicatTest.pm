@@ -16,6 +16,8 @@
 #                                PostgreSQL::Test::Cluster node with signicat preloaded and
 #                                pointed at the mock, started, with CREATE EXTENSION signicat
 #                                (INIT_OPTS go to init, e.g. allows_streaming => 1).
+#   signicat_conf()              the postgresql.conf lines new_node appends (for nodes a test
+#                                makes itself, e.g. of another PostgreSQL install).
 #   seed_and_watch(NODE, COUNT[, REFERENCE])
 #                                seed COUNT processing onfido processes in one dossier and enrol
 #                                them with signicat.watch_add; returns (dossier id, [process ids]).
@@ -58,7 +60,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT = qw(start_mock mock mock_port new_node seed_and_watch wait_until wait_query query
+our @EXPORT = qw(start_mock mock mock_port new_node signicat_conf seed_and_watch wait_until wait_query query
   interrupt_mid_round worker_of wait_mid_round
   worker_pid check_history check_no_crash log_offset log_after wait_for_log_after enc_json dec_json);
 
@@ -148,11 +150,21 @@ sub mock
 sub new_node
 {
 	my ($name, $extra, %init) = @_;
-	croak "start_mock first" unless $mock_port;
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init(%init);
+	$node->append_conf('postgresql.conf', signicat_conf() . ($extra // ''));
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION signicat');
+	return $node;
+}
+
+# signicat_conf(): the postgresql.conf lines of new_node (signicat preloaded, pointed at the mock,
+# its worker on database postgres with short intervals).
+sub signicat_conf
+{
+	croak "start_mock first" unless $mock_port;
 	my $url = "http://127.0.0.1:$mock_port";
-	$node->append_conf('postgresql.conf', <<"EOC" . ($extra // ''));
+	return <<"EOC";
 shared_preload_libraries = 'signicat'
 restart_after_crash = on
 log_statement = none
@@ -167,9 +179,6 @@ signicat.worker_naptime = '100ms'
 signicat.poll_connections = 4
 signicat.poll_batch_size = 50
 EOC
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION signicat');
-	return $node;
 }
 
 # query(NODE, SQL): its output, dies on error.
