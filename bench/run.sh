@@ -4,8 +4,9 @@
 #
 # Installs what it needs (the test harness's packages, nginx), builds and installs the extension,
 # starts nginx on a free loopback port serving canned Signicat answers (bench/nginx.conf.template),
-# a listener that never answers (for cancel latency) and a throw-away PostgreSQL 15 cluster with
-# signicat preloaded and pointed at nginx, then measures:
+# a listener that never answers (for cancel latency) and a throw-away cluster of the server to
+# measure (PostgreSQL 15 by default; BENCH_PG or PG_CONFIG choose another) with signicat preloaded
+# and pointed at nginx, then measures:
 #   1. per-call overhead      assure_get_process and request() in one backend vs raw libcurl
 #                             (bench/raw_get.c) over the same keep-alive GET, and vs the ceiling
 #                             (bench/ceiling.c: the same GET plus jsonb_in in a backend, nothing else)
@@ -24,6 +25,11 @@
 # Stops everything it started on exit.
 #
 # Environment:
+#   BENCH_PG=MAJOR         the server to measure, as test/run.sh gets it (test/pg_versions.sh: 15 from
+#                          Debian's packages, 18 built from Debian's source package once); or
+#   PG_CONFIG=...          the pg_config of any server (one built from source, say); its --bindir
+#                          gives the server binaries (default: PostgreSQL 15)
+#   BENCH_RESULTS=FILE     where the JSON results go (default bench/results.json)
 #   BENCH_SKIP_BUILD=1     use the installed extension, do not run make clean/make/make install
 #   BENCH_ROUNDS=N         rounds of figure 1, best of N is reported (default 5)
 #   BENCH_PIN=1            figure 1 with nginx's worker pinned to CPU 0, raw_get and the measured
@@ -700,7 +706,7 @@ figure_instructions() {
 # ---- report ----
 
 report() {
-    python3 - "$WORKDIR/results.tsv" "$BENCH_DIR/results.json" <<EOF
+    python3 - "$WORKDIR/results.tsv" "$RESULTS" <<EOF
 import json, subprocess, sys, datetime, os
 
 def sh(cmd):
@@ -750,6 +756,11 @@ EOF
 # ---- main ----
 
 setup_packages
+RESULTS=${BENCH_RESULTS:-$BENCH_DIR/results.json}
+if [[ -n ${BENCH_PG:-} ]]; then
+    use_pg "$BENCH_PG"
+fi
+log "measuring $("$PG_BINDIR/postgres" --version) ($PG_BINDIR)"
 if [[ ${BENCH_SKIP_BUILD:-0} == 1 ]]; then
     log "BENCH_SKIP_BUILD=1: using the installed extension"
 else
@@ -773,7 +784,7 @@ run_section "memory" figure_memory
 run_section "cancel latency" figure_cancel
 run_section "instructions per call" figure_instructions
 
-log "results (also in bench/results.json)"
+log "results on $("$PG_BINDIR/postgres" --version) (also in $RESULTS)"
 report
 tokens_total=$(token_count)
 log "token requests since the restart of figure 2: $tokens_total"
