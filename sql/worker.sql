@@ -179,7 +179,10 @@ FROM jsonb_array_elements('[
     {"name": "429 without Retry-After", "status": 429},
     {"name": "500", "status": 500},
     {"name": "401", "status": 401},
-    {"name": "oversized body", "oversized_bytes": 200000}
+    {"name": "oversized body", "oversized_bytes": 200000},
+    {"name": "headers over 64 kB", "header_bytes": 70000},
+    {"name": "empty 200", "status": 200},
+    {"name": "\\u0000 in the answer", "status": 200, "body": "{\"status\": \"processing\", \"name\": \"a\\u0000b\"}"}
 ]'::jsonb) f;
 ALTER SYSTEM RESET signicat.timeout;
 ALTER SYSTEM RESET signicat.max_response_size;

@@ -306,7 +306,7 @@ report_token_refusal(const SignicatHttpResponse *resp)
 
 	if (wire_is_json_media_type(resp->content_type))
 	{
-		Jsonb	   *answer = signicat_parse_json(resp->body, resp->body_len, "token endpoint answer");
+		Jsonb	   *answer = signicat_parse_json(resp->body, resp->body_len, "the token endpoint", "answer");
 
 		error = signicat_json_string(answer, "error");
 		description = signicat_json_string(answer, "error_description");
@@ -327,7 +327,7 @@ report_token_refusal(const SignicatHttpResponse *resp)
 static char *
 read_token_answer(const SignicatHttpResponse *resp, int *expires_in)
 {
-	Jsonb	   *answer = signicat_parse_json(resp->body, resp->body_len, "token endpoint answer");
+	Jsonb	   *answer = signicat_parse_json(resp->body, resp->body_len, "the token endpoint", "answer");
 	JsonbValue *v;
 	char	   *token;
 	char	   *token_type;

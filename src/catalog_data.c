@@ -527,6 +527,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 47, .params = assure_create_capture_configuration_params
 	},
 	{
@@ -535,6 +536,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = false, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = assure_create_dossier_params
 	},
 	{
@@ -543,6 +545,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 2, .params = assure_create_matching_configuration_params
 	},
 	{
@@ -551,6 +554,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 10, .params = assure_create_process_params
 	},
 	{
@@ -559,6 +563,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -567,6 +572,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 1, .params = assure_delete_capture_configuration_params
 	},
 	{
@@ -575,6 +581,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 1, .params = assure_delete_dossier_params
 	},
 	{
@@ -583,6 +590,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 1, .params = assure_delete_dossier_files_params
 	},
 	{
@@ -591,6 +599,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 1, .params = assure_delete_matching_configuration_params
 	},
 	{
@@ -599,6 +608,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 2, .params = assure_delete_process_params
 	},
 	{
@@ -607,6 +617,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 1, .params = assure_delete_user_data_params
 	},
 	{
@@ -615,6 +626,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/zip, application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 3, .params = assure_download_process_result_params
 	},
 	{
@@ -623,6 +635,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 2, .params = assure_fail_process_params
 	},
 	{
@@ -631,6 +644,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = assure_get_capture_configuration_params
 	},
 	{
@@ -639,6 +653,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = assure_get_dossier_params
 	},
 	{
@@ -647,6 +662,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/octet-stream, image/jpeg, image/png, application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 2, .params = assure_get_dossier_file_params
 	},
 	{
@@ -655,6 +671,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = assure_get_matching_configuration_params
 	},
 	{
@@ -663,6 +680,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 2, .params = assure_get_process_params
 	},
 	{
@@ -671,6 +689,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 2, .params = assure_get_process_external_id_params
 	},
 	{
@@ -679,6 +698,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/octet-stream, image/jpeg, image/png, application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 3, .params = assure_get_process_image_params
 	},
 	{
@@ -687,6 +707,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "video/mp4, video/quicktime, application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 2, .params = assure_get_process_video_params
 	},
 	{
@@ -695,6 +716,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = assure_get_user_data_params
 	},
 	{
@@ -703,6 +725,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
+		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -711,6 +734,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 1, .params = assure_list_document_types_params
 	},
 	{
@@ -719,6 +743,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
+		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -727,6 +752,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
+		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -735,6 +761,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = "processes", .returns_list = true, .paged = true,
+		.empty_answers = 0,
 		.nparams = 6, .params = assure_list_processes_params
 	},
 	{
@@ -743,6 +770,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 4, .params = assure_perform_matching_params
 	},
 	{
@@ -751,6 +779,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 8, .params = assure_redact_images_params
 	},
 	{
@@ -759,6 +788,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(201),
 		.nparams = 5, .params = assure_set_dossier_files_params
 	},
 	{
@@ -767,6 +797,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(201),
 		.nparams = 5, .params = assure_set_process_images_params
 	},
 	{
@@ -775,6 +806,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(201),
 		.nparams = 2, .params = assure_set_user_data_params
 	},
 	{
@@ -783,6 +815,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 7, .params = assure_start_capture_flow_params
 	},
 	{
@@ -791,6 +824,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = false, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 6, .params = assure_start_verification_params
 	},
 	{
@@ -799,6 +833,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 47, .params = assure_update_capture_configuration_params
 	},
 	{
@@ -807,6 +842,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 2, .params = assure_update_matching_configuration_params
 	},
 	{
@@ -815,6 +851,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 2, .params = assure_update_user_data_params
 	},
 	{
@@ -823,6 +860,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/octet-stream, image/png, image/jpeg, application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 5, .params = assure_watermark_image_params
 	},
 	{
@@ -831,6 +869,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = auth_cancel_session_params
 	},
 	{
@@ -839,6 +878,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 18, .params = auth_create_session_params
 	},
 	{
@@ -847,6 +887,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = auth_get_session_params
 	},
 	{
@@ -855,6 +896,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_add_account_params
 	},
 	{
@@ -863,6 +905,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 5, .params = mobileid_add_apns_token_params
 	},
 	{
@@ -871,6 +914,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 2, .params = mobileid_create_e2e_key_params
 	},
 	{
@@ -879,6 +923,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 1, .params = mobileid_delete_apns_token_params
 	},
 	{
@@ -887,6 +932,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 1, .params = mobileid_delete_e2e_key_params
 	},
 	{
@@ -895,6 +941,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_get_account_params
 	},
 	{
@@ -903,6 +950,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_get_apns_token_params
 	},
 	{
@@ -911,6 +959,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -919,6 +968,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -927,6 +977,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -935,6 +986,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -943,6 +995,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 2, .params = mobileid_get_detailed_device_statistics_params
 	},
 	{
@@ -951,6 +1004,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 2, .params = mobileid_get_device_hash_statistics_params
 	},
 	{
@@ -959,6 +1013,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_get_e2e_key_params
 	},
 	{
@@ -967,6 +1022,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -975,6 +1031,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 2, .params = mobileid_get_statistics_by_date_range_params
 	},
 	{
@@ -983,6 +1040,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_get_statistics_by_days_params
 	},
 	{
@@ -991,6 +1049,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = "apnsTokens", .returns_list = true, .paged = false,
+		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
 	{
@@ -999,6 +1058,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_list_devices_by_device_hash_params
 	},
 	{
@@ -1007,6 +1067,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = "e2eKeys", .returns_list = true, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_list_e2e_keys_params
 	},
 	{
@@ -1015,6 +1076,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = "signingCertificates", .returns_list = true, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_list_signing_certificates_params
 	},
 	{
@@ -1023,6 +1085,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_lock_devices_by_device_hash_params
 	},
 	{
@@ -1031,6 +1094,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_update_account_params
 	},
 	{
@@ -1039,6 +1103,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_update_application_config_apns_uuid_params
 	},
 	{
@@ -1047,6 +1112,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 46, .params = mobileid_update_application_config_properties_params
 	},
 	{
@@ -1055,6 +1121,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_update_application_config_state_params
 	},
 	{
@@ -1063,6 +1130,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 2, .params = mobileid_update_e2e_key_state_params
 	},
 	{
@@ -1071,6 +1139,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_update_risk_indicators_params
 	},
 	{
@@ -1079,6 +1148,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = "data", .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = reuseid_get_onboarding_params
 	},
 	{
@@ -1087,6 +1157,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = "data", .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 1, .params = reuseid_get_step_up_params
 	},
 	{
@@ -1095,6 +1166,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = "data", .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 3, .params = reuseid_start_onboarding_params
 	},
 	{
@@ -1103,6 +1175,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = "data", .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 4, .params = reuseid_start_step_up_params
 	},
 	{
@@ -1111,6 +1184,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 9, .params = share_create_recipient_params
 	},
 	{
@@ -1119,6 +1193,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 9, .params = share_create_share_params
 	},
 	{
@@ -1127,6 +1202,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 2, .params = share_get_recipient_params
 	},
 	{
@@ -1135,6 +1211,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 2, .params = share_remove_file_params
 	},
 	{
@@ -1143,6 +1220,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 2, .params = share_remove_recipient_params
 	},
 	{
@@ -1151,6 +1229,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 2, .params = share_send_reminder_params
 	},
 	{
@@ -1159,6 +1238,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.empty_answers = 0,
 		.nparams = 10, .params = share_update_recipient_params
 	},
 	{
@@ -1167,6 +1247,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_MULTIPART, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
+		.empty_answers = 0,
 		.nparams = 2, .params = share_upload_files_params
 	},
 };

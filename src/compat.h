@@ -68,4 +68,22 @@ object_ownercheck(Oid classid, Oid objectid, Oid roleid)
 }
 #endif
 
+/*
+ * pq_check_connection() (14+) is declared in libpq/libpq.h, which includes
+ * libpq-be.h, which needs the GSSAPI headers when the server was built with
+ * GSSAPI (Debian's is): a build dependency on libkrb5-dev for one prototype.
+ * The prototype is the same on every supported major.
+ */
+extern bool pq_check_connection(void);
+
+/*
+ * libcurl: a header line over its limit fails a transfer as
+ * CURLE_OUT_OF_MEMORY until 8.5 and as CURLE_TOO_LARGE from 8.6 on.
+ */
+#if LIBCURL_VERSION_NUM >= 0x080600
+#define SIGNICAT_CURLE_TOO_LARGE(code) ((code) == CURLE_TOO_LARGE || (code) == CURLE_OUT_OF_MEMORY)
+#else
+#define SIGNICAT_CURLE_TOO_LARGE(code) ((code) == CURLE_OUT_OF_MEMORY)
+#endif
+
 #endif							/* SIGNICAT_COMPAT_H */

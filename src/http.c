@@ -96,6 +96,34 @@ ensure_handles(void)
 	}
 }
 
+/*
+ * The most header bytes an answer may carry: well below libcurl's own limit
+ * (100 kB, past which it fails as "Out of memory"), far above what Signicat
+ * sends.
+ */
+#define SIGNICAT_MAX_HEADER_BYTES (64 * 1024)
+
+/* libcurl header callback: count the header bytes, never ereport. */
+static size_t
+count_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	SignicatTransfer *t = (SignicatTransfer *) userdata;
+	size_t		n = size * nmemb;
+
+	/* a status line starts a header block (after a 100 Continue, another) */
+	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
+		t->headers_done = false;
+	else if (n <= 2 && (ptr[0] == '\r' || ptr[0] == '\n'))
+		t->headers_done = true;
+	t->header_bytes += n;
+	if (t->header_bytes > SIGNICAT_MAX_HEADER_BYTES)
+	{
+		t->headers_too_large = true;
+		return 0;
+	}
+	return n;
+}
+
 /* libcurl write callback: append to a palloc'd buffer, never ereport. */
 static size_t
 write_body(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -192,6 +220,8 @@ signicat_transfer_setup(SignicatTransfer *t, CURL *easy, const SignicatHttpReque
 	SETOPT(CURLOPT_ERRORBUFFER, t->errbuf);
 	SETOPT(CURLOPT_WRITEFUNCTION, write_body);
 	SETOPT(CURLOPT_WRITEDATA, t);
+	SETOPT(CURLOPT_HEADERFUNCTION, count_header);
+	SETOPT(CURLOPT_HEADERDATA, t);
 	SETOPT(CURLOPT_PRIVATE, t);
 	if (signicat_user_agent && signicat_user_agent[0])
 		SETOPT(CURLOPT_USERAGENT, signicat_user_agent);
@@ -306,6 +336,25 @@ signicat_transfer_response(SignicatTransfer *t, SignicatHttpResponse *resp)
 }
 
 /*
+ * libcurl refused a header line longer than its own limit before our header
+ * callback saw it: the transfer failed with the headers begun and not ended,
+ * as "out of memory" (CURLE_TOO_LARGE from 8.6 on; see compat.h).
+ */
+static bool
+curl_header_overflow(const SignicatTransfer *t)
+{
+	return SIGNICAT_CURLE_TOO_LARGE(t->result) && t->header_bytes > 0 && !t->headers_done;
+}
+
+/* Whether a failed transfer failed on an answer we refuse (sending again gets the same). */
+bool
+signicat_transfer_refused(const SignicatTransfer *t)
+{
+	return t->too_large || t->headers_too_large || curl_header_overflow(t) ||
+		t->result == CURLE_FILESIZE_EXCEEDED;
+}
+
+/*
  * Classify a failed transfer: its SQLSTATE, a message and a detail (never
  * the URL's query).  The worker records these; the SQL path raises them.
  */
@@ -318,6 +367,19 @@ signicat_transfer_error(const SignicatTransfer *t, const char **message, const c
 	{
 		*message = "Signicat response exceeds signicat.max_response_size";
 		return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+	}
+	if (t->headers_too_large)
+	{
+		*message = "Signicat's answer has too many header bytes";
+		*detail = psprintf("Its header lines exceed %d bytes; the answer was not read.",
+						   SIGNICAT_MAX_HEADER_BYTES);
+		return ERRCODE_PROTOCOL_VIOLATION;
+	}
+	if (curl_header_overflow(t))
+	{
+		*message = "Signicat's answer has too many header bytes";
+		*detail = "One of its header lines exceeds what libcurl reads (100 kB); the answer was not read.";
+		return ERRCODE_PROTOCOL_VIOLATION;
 	}
 	if (t->out_of_memory)
 	{
@@ -376,6 +438,40 @@ signicat_report_transport_error(const SignicatTransportError *e)
 }
 
 /*
+ * Whether this backend's client has gone (a closed connection; never for a
+ * background worker).  One poll() of the client socket, as core's
+ * client_connection_check_interval does.
+ */
+bool
+signicat_client_gone(void)
+{
+	uint32		wait_event = *my_wait_event_info;
+	bool		gone;
+
+	if (MyProcPort == NULL)
+		return false;
+	gone = !pq_check_connection();
+	/* its zero-timeout wait reports no wait event: ours again */
+	if (wait_event != 0)
+		pgstat_report_wait_start(wait_event);
+	return gone;
+}
+
+/*
+ * End the statement because the client has gone, the way core does: its
+ * interrupt handler raises FATAL "connection to client lost" and sends
+ * nothing more to the closed socket.
+ */
+void
+signicat_client_lost(void)
+{
+	ClientConnectionLost = true;
+	InterruptPending = true;
+	CHECK_FOR_INTERRUPTS();
+	pg_unreachable();
+}
+
+/*
  * Send one HTTP request and read the whole answer.  Returns true with the
  * answer (any HTTP status), or false with *err describing a transport
  * failure (no answer).  Interrupts (cancel, statement_timeout) raise.
@@ -421,6 +517,9 @@ signicat_http_send(const SignicatHttpRequest *req, SignicatHttpResponse *resp,
 						(errcode(ERRCODE_SYSTEM_ERROR),
 						 errmsg("libcurl wait failed: %s", curl_multi_strerror(mc))));
 			CHECK_FOR_INTERRUPTS();
+			/* nobody is left to read the answer: end the wait now */
+			if (signicat_client_gone())
+				signicat_client_lost();
 		}
 		pgstat_report_wait_end();
 
@@ -444,6 +543,8 @@ signicat_http_send(const SignicatHttpRequest *req, SignicatHttpResponse *resp,
 			err->not_sent = t.result == CURLE_COULDNT_CONNECT ||
 				t.result == CURLE_COULDNT_RESOLVE_HOST ||
 				t.result == CURLE_COULDNT_RESOLVE_PROXY;
+			/* the same request would get the same answer */
+			err->refused = signicat_transfer_refused(&t);
 		}
 		else
 			signicat_transfer_response(&t, resp);

@@ -3,7 +3,8 @@
  *	  The JSON of Signicat's answers, beneath everything that reads one
  *	  (the request core, errors, auth, the worker): parsing what a server
  *	  sends, which must never crash on it (malformed, truncated or non-UTF-8
- *	  bodies are clean errors), a string member of an object, and the
+ *	  bodies are clean errors, and so are characters the database cannot
+ *	  store, each with its own SQLSTATE), a string member of an object, and the
  *	  envelope some operations wrap their answer in.  PostgreSQL's own JSON
  *	  parser (jsonb_in) does the parsing.
  *-------------------------------------------------------------------------
@@ -18,25 +19,22 @@
 #include "signicat.h"
 
 /*
- * Parse a UTF-8 JSON text into jsonb, or return NULL if it is not valid.
- * The text must be NUL-terminated at len.  One pass: jsonb_in's data errors
- * (class 22) mean "not valid JSON" and are caught; jsonb_in has no side
- * effects, so nothing needs undoing.  Anything else is raised.
+ * jsonb_in of a UTF-8 text already checked to be UTF-8 without NUL bytes,
+ * in the database encoding; NULL with *error when the conversion or jsonb_in
+ * raised a data error (class 22).  Both have no side effects, so nothing
+ * needs undoing.  Anything else is raised.
  */
-Jsonb *
-signicat_try_parse_json(const char *data, size_t len)
+static Jsonb *
+jsonb_of_utf8(const char *json, int len, ErrorData **error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	char	   *text;
 	Jsonb	   *volatile result = NULL;
 
-	/* also refuses NUL bytes, so the text below ends where the body does */
-	if (len == 0 || len >= MaxAllocSize ||
-		!pg_verify_mbstr(PG_UTF8, data, (int) len, true))
-		return NULL;
-	text = pg_any_to_server(data, (int) len, PG_UTF8);
+	*error = NULL;
 	PG_TRY();
 	{
+		char	   *text = pg_any_to_server(json, len, PG_UTF8);
+
 		result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
 	}
 	PG_CATCH();
@@ -48,23 +46,96 @@ signicat_try_parse_json(const char *data, size_t len)
 		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
 			PG_RE_THROW();
 		FlushErrorState();
-		FreeErrorData(edata);
-		result = NULL;
+		*error = edata;
 	}
 	PG_END_TRY();
 	return result;
 }
 
+/*
+ * Decode a UTF-8 JSON text into jsonb in the database encoding.  Returns the
+ * jsonb, or NULL with *outcome saying why not:
+ *   SIGNICAT_JSON_MALFORMED   not UTF-8, or not JSON (jsonb_in's syntax errors)
+ *   SIGNICAT_JSON_UNSTORABLE  well-formed, but holding a character the
+ *                             database cannot store: one its encoding lacks
+ *                             (raw, or as a \u escape), or \u0000
+ * and *detail (when not NULL) what went wrong.  A UTF-8 byte order
+ * mark before the text is ignored, as RFC 8259 lets a parser do.
+ */
 Jsonb *
-signicat_parse_json(const char *data, size_t len, const char *what)
+signicat_json_decode(const char *data, size_t len, SignicatJsonOutcome *outcome, char **detail)
 {
-	Jsonb	   *result = signicat_try_parse_json(data, len);
+	size_t		bom = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+	Jsonb	   *result;
+	ErrorData  *error;
 
+	*outcome = SIGNICAT_JSON_MALFORMED;
+	if (detail)
+		*detail = NULL;
+	/* also refuses NUL bytes, so the text converted ends where the body does */
+	if (len - bom == 0 || len - bom >= MaxAllocSize ||
+		!pg_verify_mbstr(PG_UTF8, data + bom, (int) (len - bom), true))
+	{
+		if (detail)
+			*detail = psprintf("%zu bytes could not be parsed as UTF-8 JSON.", len);
+		return NULL;
+	}
+	result = jsonb_of_utf8(data + bom, (int) (len - bom), &error);
+	if (result != NULL)
+	{
+		*outcome = SIGNICAT_JSON_OK;
+		return result;
+	}
+	/*
+	 * The parser's words say which character could not be stored; a syntax
+	 * error's would quote the answer (personal data, perhaps): only its size.
+	 */
+	if (error->sqlerrcode == ERRCODE_UNTRANSLATABLE_CHARACTER ||
+		error->sqlerrcode == ERRCODE_CHARACTER_NOT_IN_REPERTOIRE)
+	{
+		*outcome = SIGNICAT_JSON_UNSTORABLE;
+		if (detail)
+			*detail = error->detail ? psprintf("%s: %s", error->message, error->detail) :
+				pstrdup(error->message);
+	}
+	else if (detail)
+		*detail = psprintf("%zu bytes could not be parsed as UTF-8 JSON.", len);
+	FreeErrorData(error);
+	return NULL;
+}
+
+/* The jsonb of a JSON text, or NULL whatever kept it from being one. */
+Jsonb *
+signicat_try_parse_json(const char *data, size_t len)
+{
+	SignicatJsonOutcome outcome;
+
+	return signicat_json_decode(data, len, &outcome, NULL);
+}
+
+/*
+ * The jsonb of the `what` ("answer", "list") of operation op_id, or an
+ * error: 22P05 for a character the database cannot store, 08P01 for
+ * anything that is not JSON.
+ */
+Jsonb *
+signicat_parse_json(const char *data, size_t len, const char *op_id, const char *what)
+{
+	SignicatJsonOutcome outcome;
+	char	   *detail;
+	Jsonb	   *result = signicat_json_decode(data, len, &outcome, &detail);
+
+	if (result == NULL && outcome == SIGNICAT_JSON_UNSTORABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+				 errmsg("Signicat's %s to %s holds a character that database encoding \"%s\" cannot store",
+						what, op_id, GetDatabaseEncodingName()),
+				 errdetail("%s", detail)));
 	if (result == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("Signicat sent malformed JSON in the %s", what),
-				 errdetail("%zu bytes could not be parsed as UTF-8 JSON.", len)));
+				 errmsg("Signicat sent malformed JSON in the %s to %s", what, op_id),
+				 errdetail("%s", detail)));
 	return result;
 }
 

@@ -704,11 +704,37 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 
 /* ---------- answers ---------- */
 
+/*
+ * Whether an empty answer means "nothing" for operation op: only with a
+ * status the operation documents without a body (204, mostly).  An empty
+ * 200 where the operation documents JSON is not an empty result.
+ */
 static bool
-answer_is_json(const SignicatHttpResponse *resp, const char *what)
+empty_answer_is_documented(const SignicatOperation *op, const SignicatHttpResponse *resp)
+{
+	return resp->status >= 200 && resp->status < 232 &&
+		(op->empty_answers & SIGNICAT_EMPTY(resp->status)) != 0;
+}
+
+/*
+ * Whether the answer holds JSON to parse: false for an empty answer the
+ * operation documents (the caller returns NULL or no rows); an empty answer
+ * it does not document, or one of another media type, is 08P01.  Without an
+ * operation (signicat.request) any empty 2xx is "nothing".
+ */
+static bool
+answer_is_json(const SignicatOperation *op, const SignicatHttpResponse *resp, const char *what)
 {
 	if (resp->body_len == 0)
-		return false;
+	{
+		if (op == NULL || empty_answer_is_documented(op, resp))
+			return false;
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("Signicat answered %s with an empty body where JSON was expected", op->id),
+				 errdetail("The %s was HTTP %ld with no content; %s documents no empty answer for that status.",
+						   what, resp->status, op->id)));
+	}
 	if (resp->content_type && !wire_is_json_media_type(resp->content_type))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
@@ -733,7 +759,8 @@ PG_FUNCTION_INFO_V1(signicat_operation);
 
 /*
  * Generic single-answer operation: returns jsonb, bytea, boolean or void as
- * the SQL function declares.  Empty answers (204) are NULL.
+ * the SQL function declares.  An empty answer is NULL where the operation
+ * documents one (204), and 08P01 where JSON was due.
  */
 Datum
 signicat_operation(PG_FUNCTION_ARGS)
@@ -762,7 +789,8 @@ signicat_operation(PG_FUNCTION_ARGS)
 			{
 				bytea	   *result;
 
-				if (resp.body_len == 0)
+				/* nothing, where documented; else the bytes, however few */
+				if (resp.body_len == 0 && empty_answer_is_documented(b->op, &resp))
 					PG_RETURN_NULL();
 				if (resp.body_len > MaxAllocSize - VARHDRSZ)
 					ereport(ERROR,
@@ -778,9 +806,9 @@ signicat_operation(PG_FUNCTION_ARGS)
 				Jsonb	   *answer;
 				const SignicatWatchKind *kind;
 
-				if (!answer_is_json(&resp, "answer"))
+				if (!answer_is_json(b->op, &resp, "answer"))
 					PG_RETURN_NULL();
-				answer = signicat_unwrap_envelope(b->op, signicat_parse_json(resp.body, resp.body_len, "answer"));
+				answer = signicat_unwrap_envelope(b->op, signicat_parse_json(resp.body, resp.body_len, b->op->id, "answer"));
 				/* what was just created is followed by the worker */
 				if ((kind = signicat_watch_kind_for_create(b->op->id)) != NULL)
 					signicat_watch_enroll(kind, answer, dossier_arg(fcinfo, b));
@@ -837,9 +865,9 @@ fetch_page(ListState *ls)
 	ls->items = NULL;
 	ls->nitems = 0;
 	ls->index = 0;
-	if (answer_is_json(&resp, "list"))
+	if (answer_is_json(op, &resp, "list"))
 	{
-		ls->page = signicat_unwrap_envelope(op, signicat_parse_json(resp.body, resp.body_len, "list"));
+		ls->page = signicat_unwrap_envelope(op, signicat_parse_json(resp.body, resp.body_len, op->id, "list"));
 		if (JB_ROOT_IS_ARRAY(ls->page) && !JB_ROOT_IS_SCALAR(ls->page))
 			ls->items = &ls->page->root;
 		else if (JB_ROOT_IS_OBJECT(ls->page) && op->list_member &&
@@ -1164,9 +1192,9 @@ signicat_request(PG_FUNCTION_ARGS)
 	}
 
 	signicat_execute(&call, &resp);
-	if (!answer_is_json(&resp, "answer"))
+	if (!answer_is_json(NULL, &resp, "answer"))
 		PG_RETURN_NULL();
-	PG_RETURN_JSONB_P(signicat_parse_json(resp.body, resp.body_len, "answer"));
+	PG_RETURN_JSONB_P(signicat_parse_json(resp.body, resp.body_len, "signicat.request", "answer"));
 }
 
 PG_FUNCTION_INFO_V1(signicat_operations_list);

@@ -29,6 +29,22 @@
 char	   *signicat_base_url = NULL;
 char	   *signicat_account_id = NULL;
 int			signicat_max_retries = 2;
+int			signicat_max_retry_wait_ms = 60000;
+
+/* A wait in seconds, readable however long: "90 s", "7200 s (2.0 h)", "3e+08 s (9.5 years)". */
+char *
+signicat_duration_text(long s)
+{
+	if (s < 120)
+		return psprintf("%ld s", s);
+	if (s < 2 * 3600)
+		return psprintf("%ld s (%ld min)", s, s / 60);
+	if (s < 2 * 86400)
+		return psprintf("%ld s (%.1f h)", s, s / 3600.0);
+	if (s < 2 * 365 * 86400L)
+		return psprintf("%ld s (%.0f days)", s, s / 86400.0);
+	return psprintf("%ld s (%.1f years)", s, s / (365.25 * 86400.0));
+}
 
 /* Every error raised during a call names the operation (never its values). */
 static void
@@ -111,11 +127,32 @@ retryable_status(long status)
 	return rule && rule->retryable;
 }
 
+/* how often a wait before a retry looks whether the client is still there */
+#define RETRY_WAIT_SLICE_MS 1000
+
+/*
+ * Retry-After asks for a wait longer than signicat.max_retry_wait (a rate
+ * limit for the day, a maintenance window, a date years ahead): that wait is
+ * not waited.  53400 at once, saying when Signicat will take the call.
+ */
+static void
+report_retry_too_far(const SignicatCall *call, const SignicatHttpResponse *resp, long retry_after_s)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("Signicat asks to retry %s only after %s, longer than signicat.max_retry_wait (%d ms)",
+					call->opid, signicat_duration_text(retry_after_s), signicat_max_retry_wait_ms),
+			 errdetail("%s", signicat_http_error_text(resp)),
+			 errhint("Call again later, or raise signicat.max_retry_wait to wait in the call.")));
+}
+
 /*
  * Wait before retry `attempt` (1, 2, ...): exponential backoff with full
  * jitter from 200 ms, at least what Retry-After asks.  Returns false when
  * the wait would run past statement_timeout: then the error is reported
- * instead.  The wait is interruptible.
+ * instead.  The wait ends early for a cancel and when the client has gone
+ * (core's "connection to client lost", as client_connection_check_interval
+ * would say).
  */
 static bool
 wait_before_retry(int attempt, long retry_after_s)
@@ -133,10 +170,20 @@ wait_before_retry(int attempt, long retry_after_s)
 		if (TimestampDifferenceExceeds(GetCurrentTimestamp(), deadline, (int) Min(delay_ms, INT_MAX)) == false)
 			return false;
 	}
-	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 delay_ms, signicat_wait_event(SIGNICAT_WAIT_RETRY_DELAY));
-	ResetLatch(MyLatch);
-	CHECK_FOR_INTERRUPTS();
+	/* in slices of at most a second, to look at the client in between */
+	while (delay_ms > 0)
+	{
+		TimestampTz start = GetCurrentTimestamp();
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(delay_ms, RETRY_WAIT_SLICE_MS),
+						 signicat_wait_event(SIGNICAT_WAIT_RETRY_DELAY));
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (signicat_client_gone())
+			signicat_client_lost();
+		delay_ms -= TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
+	}
 	return true;
 }
 
@@ -204,12 +251,16 @@ send_with_retries(const SignicatCall *call, SignicatHttpRequest *req,
 			why = psprintf("HTTP %ld", resp->status);
 			retry_after = resp->retry_after;
 		}
-		else if (!answered && (call->idempotent || err->not_sent))
+		else if (!answered && !err->refused && (call->idempotent || err->not_sent))
 			why = err->message;
 		else
 			return answered;
 
-		if (retries >= signicat_max_retries || !wait_before_retry(retries + 1, retry_after))
+		if (retries >= signicat_max_retries)
+			return answered;
+		if (retry_after > 0 && retry_after > signicat_max_retry_wait_ms / 1000)
+			report_retry_too_far(call, resp, retry_after);
+		if (!wait_before_retry(retries + 1, retry_after))
 			return answered;
 		retries++;
 		signicat_stats_retry(slot);
@@ -293,6 +344,11 @@ signicat_request_init(void)
 							   "Can be set per session or per transaction (SET LOCAL).",
 							   &signicat_account_id, "",
 							   PGC_USERSET, 0, signicat_check_header_value, NULL, NULL);
+	DefineCustomIntVariable("signicat.max_retry_wait",
+							"The longest wait before a retry that Retry-After may ask for.",
+							"A longer one is not waited: the call fails at once (53400).",
+							&signicat_max_retry_wait_ms, 60000, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("signicat.max_retries",
 							"Retries of an idempotent request after a lost connection, a timeout, 429, 502, 503 or 504.",
 							"Never past statement_timeout; POST requests are retried only when they cannot have reached Signicat.",

@@ -62,6 +62,9 @@ typedef struct SignicatParam
 	const char *const *allowed; /* NULL-terminated enum values, or NULL */
 } SignicatParam;
 
+/* a 2xx status in SignicatOperation.empty_answers */
+#define SIGNICAT_EMPTY(status) ((uint32) 1 << ((status) - 200))
+
 typedef struct SignicatOperation
 {
 	const char *id;				/* operation id = SQL function name */
@@ -76,6 +79,7 @@ typedef struct SignicatOperation
 	const char *list_member;	/* array member holding list items, or NULL */
 	bool		returns_list;	/* answers a list (else one object) */
 	bool		paged;			/* offset/limit paging */
+	uint32		empty_answers;	/* SIGNICAT_EMPTY(s): status s is documented without a body */
 	int			nparams;
 	const SignicatParam *params;
 } SignicatOperation;
@@ -107,6 +111,8 @@ extern char *signicat_scope;
 extern int	signicat_token_auth_method;
 extern char *signicat_account_id;
 extern int	signicat_max_retries;
+extern int	signicat_max_retry_wait_ms;
+extern char *signicat_duration_text(long seconds);
 extern int	signicat_connect_timeout_ms;
 extern int	signicat_timeout_ms;
 extern char *signicat_ca_file;
@@ -174,6 +180,9 @@ typedef struct SignicatTransfer
 	size_t		max;
 	bool		too_large;
 	bool		out_of_memory;
+	size_t		header_bytes;	/* of the answer's header lines so far */
+	bool		headers_done;	/* the blank line that ends them came */
+	bool		headers_too_large;
 	CURLcode	result;
 	char		errbuf[CURL_ERROR_SIZE];
 } SignicatTransfer;
@@ -183,6 +192,7 @@ extern void signicat_transfer_setup(SignicatTransfer *t, CURL *easy,
 									const SignicatHttpRequest *req, MemoryContext cxt);
 extern void signicat_transfer_release(SignicatTransfer *t);
 extern void signicat_transfer_response(SignicatTransfer *t, SignicatHttpResponse *resp);
+extern bool signicat_transfer_refused(const SignicatTransfer *t);
 extern int	signicat_transfer_error(const SignicatTransfer *t, const char **message,
 									const char **detail);
 /* A request that got no answer (see signicat_http_send). */
@@ -193,6 +203,7 @@ typedef struct SignicatTransportError
 	const char *detail;
 	bool		timed_out;
 	bool		not_sent;		/* failed before the request could reach the server */
+	bool		refused;		/* an answer came that we refuse (too large): not sent again */
 } SignicatTransportError;
 
 extern bool signicat_http_send(const SignicatHttpRequest *req, SignicatHttpResponse *resp,
@@ -202,6 +213,8 @@ extern void signicat_http_perform(const SignicatHttpRequest *req,
 								  SignicatHttpResponse *resp);
 extern char *signicat_url_escape(const char *s, bool escape_dots);
 extern bool signicat_url_in_clear(const char *url);
+extern bool signicat_client_gone(void);
+pg_noreturn extern void signicat_client_lost(void);
 extern void signicat_require_secure_url(const char *url, const char *setting);
 
 /* ---------- poller.c: concurrent requests for the worker ---------- */
@@ -278,7 +291,16 @@ extern void signicat_invalidate_token(uint64 generation);
 
 /* ---------- json.c: the JSON of answers ---------- */
 
-extern Jsonb *signicat_parse_json(const char *data, size_t len, const char *what);
+typedef enum SignicatJsonOutcome
+{
+	SIGNICAT_JSON_OK,
+	SIGNICAT_JSON_MALFORMED,	/* not UTF-8 JSON */
+	SIGNICAT_JSON_UNSTORABLE	/* JSON, with a character the database cannot store */
+} SignicatJsonOutcome;
+
+extern Jsonb *signicat_json_decode(const char *data, size_t len, SignicatJsonOutcome *outcome,
+								   char **detail);
+extern Jsonb *signicat_parse_json(const char *data, size_t len, const char *op_id, const char *what);
 extern Jsonb *signicat_try_parse_json(const char *data, size_t len);
 extern char *signicat_json_string(Jsonb *obj, const char *name);
 extern Jsonb *signicat_unwrap_envelope(const SignicatOperation *op, Jsonb *answer);

@@ -56,6 +56,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -999,6 +1000,8 @@ apply_result(WatchItem *item, const SignicatOperation *op, SignicatPoll *p,
 	Datum		values[9];
 	char		nulls[9];
 	const WireStatusRule *rule;
+	SignicatJsonOutcome outcome;
+	char	   *detail;
 
 	if (!p->done)
 	{
@@ -1024,7 +1027,14 @@ apply_result(WatchItem *item, const SignicatOperation *op, SignicatPoll *p,
 		return;
 	}
 
-	answer = signicat_unwrap_envelope(op, signicat_try_parse_json(p->resp.body, p->resp.body_len));
+	answer = signicat_json_decode(p->resp.body, p->resp.body_len, &outcome, &detail);
+	if (outcome == SIGNICAT_JSON_UNSTORABLE)
+	{
+		record_failure(item, psprintf("Signicat's answer holds a character that database encoding \"%s\" cannot store: %s",
+									  GetDatabaseEncodingName(), detail), -1, counts);
+		return;
+	}
+	answer = signicat_unwrap_envelope(op, answer);
 	if (answer == NULL || !JB_ROOT_IS_OBJECT(answer) ||
 		(status = signicat_json_string(answer, "status")) == NULL)
 	{
@@ -1058,6 +1068,137 @@ apply_result(WatchItem *item, const SignicatOperation *op, SignicatPoll *p,
 		values[2] = Int64GetDatum(backoff_ms(item->unchanged_polls + 1, 1.5, -1));
 		exec_plan(plans.unchanged, values, nulls, SPI_OK_UPDATE);
 	}
+}
+
+/* Record one answered (or unsent) item. */
+static void
+apply_flight(Flight *f, RoundCounts *counts)
+{
+	if (!f->sent)
+		record_failure(&f->item, f->batch->error, -1, counts);
+	else
+		apply_result(&f->item, f->op, &f->poll, f->batch->generation, counts);
+}
+
+/*
+ * Whether an error raised while an answer was applied may be that answer's
+ * alone.  Not so for a cancel or shutdown (57), a lack of memory or disk
+ * (53), an I/O failure (58) or an internal error (XX): those stop the step.
+ */
+static bool
+error_is_items_own(const ErrorData *edata)
+{
+	int			category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+
+	return category != ERRCODE_OPERATOR_INTERVENTION &&
+		category != ERRCODE_INSUFFICIENT_RESOURCES &&
+		category != ERRCODE_SYSTEM_ERROR &&
+		category != ERRCODE_INTERNAL_ERROR;
+}
+
+/*
+ * Run fn(f, counts) in a transaction of its own.  Returns NULL once it
+ * committed; when fn raised an error that may be the item's own, the
+ * transaction is rolled back and the error is returned (in record_cxt).
+ * Other errors go on up, the transaction still open for the step's handler.
+ */
+static ErrorData *
+in_transaction(void (*fn) (void *, RoundCounts *), void *arg, RoundCounts *counts)
+{
+	ErrorData  *volatile error = NULL;
+
+	if (!begin_tx("signicat worker: recording results"))
+		elog(ERROR, "signicat worker: role \"%s\" was dropped while polling", signicat_worker_role);
+	PG_TRY();
+	{
+		MemoryContextSwitchTo(record_cxt);
+		fn(arg, counts);
+		end_tx();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(record_cxt);
+		edata = CopyErrorData();
+		if (!error_is_items_own(edata))
+			PG_RE_THROW();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(saved_cxt);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		error = edata;
+	}
+	PG_END_TRY();
+	return error;
+}
+
+/* in_transaction's work: all n answers, one answer, or one item's failure */
+static void
+apply_all(void *arg, RoundCounts *counts)
+{
+	int			n = *(int *) arg;
+
+	for (int i = 0; i < n; i++)
+		apply_flight(answered[i], counts);
+}
+
+static void
+apply_one(void *arg, RoundCounts *counts)
+{
+	apply_flight((Flight *) arg, counts);
+}
+
+typedef struct FailedItem
+{
+	Flight	   *flight;
+	const char *message;
+} FailedItem;
+
+static void
+fail_one(void *arg, RoundCounts *counts)
+{
+	FailedItem *failed = (FailedItem *) arg;
+
+	record_failure(&failed->flight->item, failed->message, -1, counts);
+}
+
+/* The round's n answers in one transaction; false if one of them raised (rolled back). */
+static bool
+record_round(int n, RoundCounts *counts)
+{
+	ErrorData  *error = in_transaction(apply_all, &n, counts);
+
+	if (error != NULL)
+		ereport(LOG,
+				(errmsg("signicat worker: an answer of the round could not be recorded (%s); recording the round item by item",
+						error->message)));
+	MemoryContextReset(record_cxt);
+	return error == NULL;
+}
+
+/* Answered item i in a transaction of its own; its error, if it raises one, becomes its last_error. */
+static void
+record_one(int i, RoundCounts *counts)
+{
+	Flight	   *f = answered[i];
+	ErrorData  *error = in_transaction(apply_one, f, counts);
+
+	if (error != NULL)
+	{
+		FailedItem	failed;
+
+		failed.flight = f;
+		failed.message = psprintf("could not record Signicat's answer: %s (SQLSTATE %s)",
+								  error->message, unpack_sql_state(error->sqlerrcode));
+		ereport(LOG,
+				(errmsg("signicat worker: item %lld (%s): %s", (long long) f->item.id,
+						f->item.item_id, failed.message)));
+		/* the failure itself cannot be recorded: the step fails, as any */
+		if ((error = in_transaction(fail_one, &failed, counts)) != NULL)
+			ReThrowError(error);
+	}
+	MemoryContextReset(record_cxt);
 }
 
 /*
@@ -1197,20 +1338,17 @@ record_answers(void)
 								  f->poll.done ? f->poll.resp.body_len : 0);
 	}
 
-	if (!begin_tx("signicat worker: recording results"))
-		elog(ERROR, "signicat worker: role \"%s\" was dropped while polling", signicat_worker_role);
-	MemoryContextSwitchTo(record_cxt);
-	for (int i = 0; i < n; i++)
+	if (!record_round(n, &counts))
 	{
-		Flight	   *f = answered[i];
-
-		if (!f->sent)
-			record_failure(&f->item, f->batch->error, -1, &counts);
-		else
-			apply_result(&f->item, f->op, &f->poll, f->batch->generation, &counts);
+		/*
+		 * One answer raised while the round was applied, and the round was
+		 * rolled back: apply each answer in a transaction of its own, so that
+		 * the one at fault records its error and the others their results.
+		 */
+		counts.changes = counts.errors = 0;
+		for (int i = 0; i < n; i++)
+			record_one(i, &counts);
 	}
-	end_tx();
-	MemoryContextReset(record_cxt);
 
 	/* recorded: the items' memory goes with the last of each batch */
 	for (int i = 0; i < n; i++)

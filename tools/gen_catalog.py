@@ -113,6 +113,9 @@ def main():
                 for name, ps in props.items():
                     params.append((name, "body", name in required, r.enum_of(ps)))
             accept, envelope, list_member, returns_list = [], None, None, False
+            # 2xx statuses documented without a body: only those may answer nothing
+            empty = sorted(int(code) for code, resp in op.get("responses", {}).items()
+                           if code.startswith("2") and code.isdigit() and not resp.get("content"))
             for code, resp in op.get("responses", {}).items():
                 for ct, c in (resp.get("content") or {}).items():
                     if ct not in accept:
@@ -139,7 +142,7 @@ def main():
                             idempotent=method.upper() in IDEMPOTENT,
                             accept=", ".join(accept), envelope=envelope,
                             list_member=list_member, returns_list=returns_list,
-                            paged=paged, params=params,
+                            paged=paged, params=params, empty=empty,
                             source=op.get("x-source", "")))
     ops.sort(key=lambda o: o["id"])
     ins = {"path": "SIGNICAT_IN_PATH", "query": "SIGNICAT_IN_QUERY",
@@ -180,6 +183,7 @@ def main():
         w("\t\t.envelope = %s, .list_member = %s, .returns_list = %s, .paged = %s," % (
             c_str(o["envelope"]), c_str(o["list_member"]),
             "true" if o["returns_list"] else "false", "true" if o["paged"] else "false"))
+        w("\t\t.empty_answers = %s," % (" | ".join("SIGNICAT_EMPTY(%d)" % c for c in o["empty"]) or "0"))
         w("\t\t.nparams = %d, .params = %s" % (len(o["params"]), ("%s_params" % o["id"]) if o["params"] else "NULL"))
         w("\t},")
     w("};")

@@ -590,6 +590,7 @@ FAULT_FIELDS = {
     "malformed_json": (False, "bool"),
     "truncated_json": (False, "bool"),
     "oversized_bytes": (0, "nonneg"),
+    "header_bytes": (0, "nonneg"),      # one more header line (X-Padding) of about this size
     "drip_ms": (0, "nonneg"),
 }
 
@@ -1172,6 +1173,8 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
         response = mock.fault_answer(fault, req) or mock.handle(route, req)
         if fault["retry_after"] is not None:
             response.headers["Retry-After"] = fault["retry_after"]
+        if fault["header_bytes"]:
+            response.headers["X-Padding"] = "x" * fault["header_bytes"]
         if fault["truncated_json"]:
             if not response.body:
                 response.body = json.dumps({"detail": "mock truncated answer"}).encode()

@@ -918,6 +918,14 @@ class FaultTests(MockCase):
             self.assertEqual((answer.status, len(answer.body)), (200, size))
             json.loads(answer.body)
 
+    def test_header_bytes(self) -> None:
+        # (http.client reads header lines of at most 64 kB)
+        self.fault(operation="assure_list_dossiers", header_bytes=60000)
+        answer = self.call("GET", "/assure/dossiers")
+        self.assertEqual(answer.status, 200)
+        self.assertEqual(answer.headers["x-padding"], "x" * 60000)
+        self.assertEqual(self.call("GET", "/assure/dossiers").status, 200)  # once
+
     def test_drip(self) -> None:
         self.fault(operation="assure_create_dossier", drip_ms=3)
         began = time.monotonic()

@@ -42,12 +42,15 @@ sub wait_event_of
 {
 	my ($what, $query_like, $want) = @_;
 	my $seen = '';
+	my %states;    # every state the backend showed, for a failure's diagnosis
 	wait_until("$what shows wait_event $want", 30, sub {
 		$seen = $node->safe_psql('postgres', qq{
 			SELECT coalesce(wait_event_type, '') || '/' || coalesce(wait_event, '')
 			FROM pg_stat_activity WHERE query LIKE '$query_like' AND pid <> pg_backend_pid()});
+		$states{$seen}++;
 		return $seen eq "Extension/$want";
-	}) or diag("the background call printed: $bg_out $bg_err");
+	}) or diag("the backend showed: " . join(', ', map { "'$_' x$states{$_}" } sort keys %states)
+		. "; the background call printed: $bg_out $bg_err");
 	return $seen;
 }
 

@@ -52,6 +52,7 @@ use Carp;
 use Exporter 'import';
 use File::Basename qw(dirname);
 use Cwd qw(abs_path);
+use Encode ();
 use HTTP::Tiny;
 use IPC::Run;
 use JSON::PP;
@@ -138,12 +139,13 @@ sub mock
 	my ($method, $path, $body) = @_;
 	croak "the mock is not running" unless $mock_port;
 	my %opt = (headers => { 'Content-Type' => 'application/json' });
-	$opt{content} = $JSON->encode($body) if defined $body;
+	# JSON text as UTF-8 bytes (a body may hold any character)
+	$opt{content} = Encode::encode('UTF-8', $JSON->encode($body)) if defined $body;
 	my $res = $HTTP->request($method, "http://127.0.0.1:$mock_port$path", \%opt);
 	croak "mock $method $path: $res->{status} $res->{reason}: " . ($res->{content} // '')
 	  unless $res->{success};
 	return undef unless defined $res->{content} && length $res->{content};
-	return $JSON->decode($res->{content});
+	return $JSON->decode(Encode::decode('UTF-8', $res->{content}));
 }
 
 # new_node(NAME[, EXTRA_CONF]): a started node with signicat preloaded and the extension created.
