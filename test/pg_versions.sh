@@ -61,6 +61,7 @@ _pg_apt() {
 # _pg_apt_update: write the private sources list (deb-src for $PG_SOURCE_SUITE) and fetch its index.
 _pg_apt_update() {
     mkdir -p "$SIGNICAT_PG_CACHE/apt/lists/partial" "$SIGNICAT_PG_CACHE/apt/cache/archives/partial" || return 1
+    chmod 755 "$SIGNICAT_PG_CACHE"      # the cluster's OS user runs the servers built in it
     printf 'deb-src %s %s main\n' "$PG_MIRROR" "$PG_SOURCE_SUITE" >"$SIGNICAT_PG_CACHE/apt/sources.list"
     log "fetching the source index of Debian $PG_SOURCE_SUITE (private sources list in $SIGNICAT_PG_CACHE/apt)"
     _pg_apt apt-get -q -q update || { die "apt-get update of the private sources list failed"; return 1; }
@@ -115,18 +116,33 @@ _pg_fetch_source() {
     tar -C "$dir" -xf "$tarball" || { die "could not unpack $tarball"; return 1; }
 }
 
-# pg_source_build MAJOR: build PostgreSQL MAJOR (with dblink and pg_cron) from Debian's source package
-# unless the cache holds it; sets PG_SOURCE_PREFIX to the install.
+# _pg_complete PREFIX: whether PREFIX is a tree this recipe built to the end.
+_pg_complete() {
+    [[ -x $1/bin/pg_config && $(cat "$1/.complete" 2>/dev/null) == "$PG_SOURCE_RECIPE" ]]
+}
+
+# pg_source_build MAJOR: build PostgreSQL MAJOR (with contrib and pg_cron) from Debian's source package
+# unless the cache holds that upstream version; sets PG_SOURCE_PREFIX to the install. Without the
+# archive (offline, or it answers nothing), the newest complete cached build of MAJOR serves.
 pg_source_build() {
-    local major=$1 v prefix src log_file start=$SECONDS jobs
-    _pg_apt_update || return 1
-    _pg_source_version "postgresql-$major"
-    v=$SRC_VERSION
-    [[ -n $v ]] || { die "Debian $PG_SOURCE_SUITE serves no source of postgresql-$major, and none is pinned"; return 1; }
-    prefix="$SIGNICAT_PG_CACHE/postgresql-$v"
+    local major=$1 v='' prefix src log_file start=$SECONDS jobs cached
+    if _pg_apt_update; then
+        _pg_source_version "postgresql-$major"
+        v=$SRC_VERSION
+    fi
+    if [[ -z $v ]]; then
+        cached=$(ls -d "$SIGNICAT_PG_CACHE/postgresql-$major".* 2>/dev/null | sort -V | tac |
+            while read -r d; do _pg_complete "$d" && { echo "$d"; break; }; done)
+        [[ -n $cached ]] || { die "no source of postgresql-$major can be had (Debian $PG_SOURCE_SUITE, pinned) and none is cached"; return 1; }
+        log "PostgreSQL $major: the archive gave no version; using the cached build $cached"
+        PG_SOURCE_PREFIX=$cached
+        return 0
+    fi
+    # keyed by the upstream version: a new Debian revision of the same release builds nothing
+    prefix="$SIGNICAT_PG_CACHE/postgresql-${v%%-*}"
     PG_SOURCE_PREFIX=$prefix
-    if [[ -x $prefix/bin/pg_config && $(cat "$prefix/.complete" 2>/dev/null) == "$PG_SOURCE_RECIPE" ]]; then
-        log "PostgreSQL $major: $prefix (cached build of postgresql-$major $v)"
+    if _pg_complete "$prefix"; then
+        log "PostgreSQL $major: $prefix (cached build of postgresql-$major ${v%%-*})"
         return 0
     fi
     ensure_debian_packages "${PG_SOURCE_BUILD_DEPS[@]}" || return 1
@@ -142,17 +158,17 @@ pg_source_build() {
     _pg_fetch_source pg-cron "$src" || return 1
     jobs=$(nproc 2>/dev/null || echo 2)
     log "PostgreSQL $major: configure, make -j$jobs, make install into $prefix (a few minutes, once)"
+    # (each step chained: set -e does not act in a subshell that is the left side of ||)
     (
-        set -e
-        cd "$src"/postgresql-"${v%%-*}"
-        ./configure --prefix="$prefix" "${PG_SOURCE_CONFIGURE[@]}"
-        make -j"$jobs"
-        make install
-        make -C contrib -j"$jobs"
-        make -C contrib install
-        cd "$src"/pg_cron-*
-        make PG_CONFIG="$prefix/bin/pg_config"
-        make PG_CONFIG="$prefix/bin/pg_config" install
+        cd "$src"/postgresql-"${v%%-*}" &&
+            ./configure --prefix="$prefix" "${PG_SOURCE_CONFIGURE[@]}" &&
+            make -j"$jobs" &&
+            make install &&
+            make -C contrib -j"$jobs" &&
+            make -C contrib install &&
+            cd "$src"/pg_cron-* &&
+            make PG_CONFIG="$prefix/bin/pg_config" &&
+            make PG_CONFIG="$prefix/bin/pg_config" install
     ) >>"$log_file" 2>&1 || { tail -n 60 "$log_file" >&2; die "building PostgreSQL $major failed (log: $log_file)"; return 1; }
     chmod -R a+rX "$prefix"
     # the extension's own `make install` writes into this tree, as into /usr for 15; the recipe
@@ -192,6 +208,11 @@ use_pg() {
 # runs bookworm's own 15 release instead, PG_UPGRADE_OLD_15, unpacked (dpkg-deb -x, not installed)
 # into the cache with the extension installed in it.
 PG_UPGRADE_OLD_15=15.18-0+deb12u1
+# its two packages in the pool, pinned, for when bookworm's index no longer lists that release
+PG_UPGRADE_OLD_15_DEBS=(
+    "pool/main/p/postgresql-15/postgresql-15_15.18-0+deb12u1_amd64.deb 6974c43ddec4f383d099e7d642cd59d0af83c2c90c0fb153a4179aa1bb4d73c1"
+    "pool/main/p/postgresql-15/postgresql-client-15_15.18-0+deb12u1_amd64.deb fc98076d378231baac95d6eae09a3e01730cd706f4d00bbcda6ba580d38355a1"
+)
 
 # upgrade_source_tree MAJOR: when MAJOR needs an old tree of its own for the pg_upgrade test, unpack
 # it (once) and set UPGRADE_TREE (the root to install the extension into with DESTDIR) and
@@ -207,9 +228,19 @@ upgrade_source_tree() {
         log "pg_upgrade test: unpacking postgresql-$major $v (the old cluster's server; see test/pg_versions.sh)"
         rm -rf "$tree" "$tree.debs"
         mkdir -p "$tree.debs" || return 1
-        (cd "$tree.debs" && apt-get -q -q -o APT::Sandbox::User=root download \
-            "postgresql-$major=$v" "postgresql-client-$major=$v") >&2 ||
-            { die "apt-get download postgresql-$major=$v failed"; return 1; }
+        if ! (cd "$tree.debs" && apt-get -q -q -o APT::Sandbox::User=root download \
+                "postgresql-$major=$v" "postgresql-client-$major=$v") >&2; then
+            log "pg_upgrade test: apt-get download failed; fetching the pinned packages from the pool"
+            rm -f "$tree.debs"/*.deb
+            local entry path sum
+            for entry in "${PG_UPGRADE_OLD_15_DEBS[@]}"; do
+                read -r path sum <<<"$entry"
+                curl -fsS --retry 3 -o "$tree.debs/${path##*/}" "$PG_MIRROR/${path//+/%2b}" ||
+                    { die "could not download $PG_MIRROR/$path"; return 1; }
+                [[ $(sha256sum "$tree.debs/${path##*/}" | awk '{print $1}') == "$sum" ]] ||
+                    { die "${path##*/}: not the pinned SHA-256"; return 1; }
+            done
+        fi
         for deb in "$tree.debs"/*.deb; do
             dpkg-deb -x "$deb" "$tree" || { die "dpkg-deb -x $deb failed"; return 1; }
         done
