@@ -16,7 +16,7 @@
  * pg_noreturn, written before it (C11 _Noreturn).  The GNU attribute that
  * 15 to 17 offer may stand before a declaration too.
  */
-#if PG_VERSION_NUM < 180000
+#if PG_VERSION_NUM < 180000 && !defined(pg_noreturn)
 #define pg_noreturn pg_attribute_noreturn()
 #endif
 

@@ -29,6 +29,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/ipc.h"
+#include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
@@ -308,6 +309,8 @@ signicat_transfer_release(SignicatTransfer *t)
 		curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, NULL);
 		curl_easy_setopt(t->easy, CURLOPT_MIMEPOST, NULL);
 		curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, NULL);
+		curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, NULL);
+		curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, NULL);
 		curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
 	}
 	curl_slist_free_all(t->headers);
@@ -468,7 +471,11 @@ signicat_client_lost(void)
 	ClientConnectionLost = true;
 	InterruptPending = true;
 	CHECK_FOR_INTERRUPTS();
-	pg_unreachable();
+	/* interrupts held off: end it here, as ProcessInterrupts would */
+	whereToSendOutput = DestNone;
+	ereport(FATAL,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("connection to client lost")));
 }
 
 /*

@@ -31,7 +31,7 @@ char	   *signicat_account_id = NULL;
 int			signicat_max_retries = 2;
 int			signicat_max_retry_wait_ms = 60000;
 
-/* A wait in seconds, readable however long: "90 s", "7200 s (2.0 h)", "3e+08 s (9.5 years)". */
+/* A wait in seconds, readable however long: "90 s", "7200 s (2.0 h)", "2303000000 s (73.0 years)". */
 char *
 signicat_duration_text(long s)
 {
@@ -218,14 +218,19 @@ send_once(SignicatHttpRequest *req, SignicatHttpResponse *resp, SignicatTranspor
  * a failure to connect or a lost connection, a timeout, or a status the
  * table in wire.c calls retryable (408, 429, 502, 503, 504); others only when
  * they cannot have reached the server.  Returns false
- * with *err for a transport failure that is final.
+ * with *err for a transport failure that is final.  A retry that Retry-After
+ * would put past signicat.max_retry_wait is not made: *too_far says how long
+ * it asked for (else -1).
  */
 static bool
 send_with_retries(const SignicatCall *call, SignicatHttpRequest *req,
-				  SignicatHttpResponse *resp, SignicatTransportError *err, int slot)
+				  SignicatHttpResponse *resp, SignicatTransportError *err, int slot,
+				  long *too_far)
 {
 	bool		refreshed = false;
 	int			retries = 0;
+
+	*too_far = -1;
 
 	for (;;)
 	{
@@ -259,7 +264,11 @@ send_with_retries(const SignicatCall *call, SignicatHttpRequest *req,
 		if (retries >= signicat_max_retries)
 			return answered;
 		if (retry_after > 0 && retry_after > signicat_max_retry_wait_ms / 1000)
-			report_retry_too_far(call, resp, retry_after);
+		{
+			/* not waited: the caller counts the answer, then reports 53400 */
+			*too_far = retry_after;
+			return answered;
+		}
 		if (!wait_before_retry(retries + 1, retry_after))
 			return answered;
 		retries++;
@@ -281,6 +290,7 @@ signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 	instr_time	start;
 	instr_time	elapsed;
 	bool		answered;
+	long		too_far;
 
 	errcb.callback = call_error_context;
 	errcb.arg = (void *) call;
@@ -305,7 +315,7 @@ signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 	INSTR_TIME_SET_CURRENT(start);
 	PG_TRY();
 	{
-		answered = send_with_retries(call, &req, resp, &err, slot);
+		answered = send_with_retries(call, &req, resp, &err, slot, &too_far);
 	}
 	PG_CATCH();
 	{
@@ -325,6 +335,8 @@ signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 
 	if (!answered)
 		signicat_report_transport_error(&err);
+	if (too_far > 0)
+		report_retry_too_far(call, resp, too_far);
 	if (resp->status < 200 || resp->status > 299)
 		signicat_report_http_error(call, resp);
 
@@ -350,7 +362,7 @@ signicat_request_init(void)
 							&signicat_max_retry_wait_ms, 60000, 0, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("signicat.max_retries",
-							"Retries of an idempotent request after a lost connection, a timeout, 429, 502, 503 or 504.",
+							"Retries of an idempotent request after a lost connection, a timeout, 408, 429, 502, 503 or 504.",
 							"Never past statement_timeout; POST requests are retried only when they cannot have reached Signicat.",
 							&signicat_max_retries, 2, 0, 10,
 							PGC_USERSET, 0, NULL, NULL, NULL);

@@ -1097,7 +1097,7 @@ error_is_items_own(const ErrorData *edata)
 }
 
 /*
- * Run fn(f, counts) in a transaction of its own.  Returns NULL once it
+ * Run fn(arg, counts) in a transaction of its own.  Returns NULL once it
  * committed; when fn raised an error that may be the item's own, the
  * transaction is rolled back and the error is returned (in record_cxt).
  * Other errors go on up, the transaction still open for the step's handler.
