@@ -29,18 +29,7 @@ my ($d_open, $open) = seed_and_watch($node, 2, 'dump-open');
 query($node, qq{SELECT signicat.watch_drop('assure_process', '$open->[1]')});
 query($node, q{SELECT signicat.sync_processes(now() - interval '1 day')});
 
-my $contents = q{
-	SELECT (SELECT count(*) FROM signicat.watch) || ' watched ('
-	    || (SELECT string_agg(state || ' ' || n, ', ' ORDER BY state)
-	        FROM (SELECT state, count(*) n FROM signicat.watch GROUP BY 1) s) || '), '
-	    || (SELECT count(*) FROM signicat.status_history) || ' history rows, '
-	    || (SELECT count(*) FROM signicat.processes) || ' synced, max ids '
-	    || (SELECT max(id) FROM signicat.watch) || '/' || (SELECT max(id) FROM signicat.status_history)};
-my $rows = q{
-	SELECT string_agg(r, E'\n' ORDER BY r) FROM (
-	    SELECT format('w %s %s %s %s %s', id, kind, item_id, status, state) AS r FROM signicat.watch
-	    UNION ALL SELECT format('h %s %s %s %s', watch_id, seq, old_status, new_status) FROM signicat.status_history
-	    UNION ALL SELECT format('p %s %s', process_id, status) FROM signicat.processes) x};
+my ($contents, $rows) = (data_summary_sql(), data_rows_sql());
 my $before = query($node, $contents);
 my $before_rows = query($node, $rows);
 note "before: $before";
@@ -53,7 +42,7 @@ $node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('resto
 
 my $in = sub { $node->safe_psql('restored', $_[0]) };
 is($in->($contents), $before, "every row came back ($before)");
-is($in->($rows), $before_rows, 'row for row, the same items, history and synced processes');
+is($in->($rows), $before_rows, 'row for row, the same items, history (with its times) and synced processes');
 is($in->(q{SELECT nextval('signicat.watch_id_seq') > (SELECT max(id) FROM signicat.watch)
           AND nextval('signicat.status_history_id_seq') > (SELECT max(id) FROM signicat.status_history)}),
 	't', 'the sequences go on after the restored ids');

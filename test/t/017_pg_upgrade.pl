@@ -48,19 +48,7 @@ $old->safe_psql('postgres', q{SELECT signicat.sync_processes(now() - interval '1
 $old->safe_psql('postgres', 'SELECT signicat.start_worker()');
 $old->safe_psql('postgres', 'SELECT signicat.stop_worker()');
 
-my $contents = q{
-	SELECT (SELECT count(*) FROM signicat.watch) || ' watched ('
-	    || (SELECT string_agg(state || ' ' || n, ', ' ORDER BY state)
-	        FROM (SELECT state, count(*) n FROM signicat.watch GROUP BY 1) s) || '), '
-	    || (SELECT count(*) FROM signicat.status_history) || ' history rows, '
-	    || (SELECT count(*) FROM signicat.processes) || ' synced, max ids '
-	    || (SELECT max(id) FROM signicat.watch) || '/' || (SELECT max(id) FROM signicat.status_history)};
-my $rows = q{
-	SELECT string_agg(r, E'\n' ORDER BY r COLLATE "C") FROM (
-	    SELECT format('w %s %s %s %s %s', id, kind, item_id, status, state) AS r FROM signicat.watch
-	    UNION ALL SELECT format('h %s %s %s %s %s', watch_id, seq, old_status, new_status, changed_at)
-	        FROM signicat.status_history
-	    UNION ALL SELECT format('p %s %s', process_id, status) FROM signicat.processes) x};
+my ($contents, $rows) = (data_summary_sql(), data_rows_sql());
 # the extension's members; the row types of its tables and views (and their arrays) are left out:
 # pg_upgrade to 18 records them as members of their own, where CREATE EXTENSION leaves them to
 # their relation (dropped with it either way)

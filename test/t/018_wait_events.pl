@@ -56,25 +56,25 @@ sub wait_event_of
 
 my $dossier = query($node, q{SELECT signicat.assure_create_dossier('waits') ->> 'dossierId'});
 
-# 1. a call waiting for an answer that does not come
-mock('POST', '/__mock/faults', { operation => 'assure_get_dossier', hang => JSON::PP::true, count => -1 });
-my $h = in_background("SELECT signicat.assure_get_dossier('$dossier')");
-is(wait_event_of('a call waiting for Signicat', '%assure_get_dossier%', $named ? 'SignicatHttp' : 'Extension'),
-	'Extension/' . ($named ? 'SignicatHttp' : 'Extension'), 'a call waiting for Signicat');
-$node->safe_psql('postgres', q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity
-	WHERE query LIKE '%assure_get_dossier%' AND pid <> pg_backend_pid()});
-$h->finish;
-mock('DELETE', '/__mock/faults');
+# a call of assure_get_dossier under FAULT, in a psql of its own, must show wait event NAME (on 17+;
+# before, 'Extension'); then it is cancelled and the fault cleared
+sub call_waits_on
+{
+	my ($what, $fault, $name) = @_;
+	my $want = $named ? $name : 'Extension';
+	mock('POST', '/__mock/faults', { operation => 'assure_get_dossier', count => -1, %$fault });
+	my $h = in_background("SELECT signicat.assure_get_dossier('$dossier')");
+	is(wait_event_of($what, '%assure_get_dossier%', $want), "Extension/$want", $what);
+	$node->safe_psql('postgres', q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+		WHERE query LIKE '%assure_get_dossier%' AND pid <> pg_backend_pid()});
+	$h->finish;
+	mock('DELETE', '/__mock/faults');
+}
 
+# 1. a call waiting for an answer that does not come
+call_waits_on('a call waiting for Signicat', { hang => JSON::PP::true }, 'SignicatHttp');
 # 2. a call pausing before its retry (503 with Retry-After: 30)
-mock('POST', '/__mock/faults', { operation => 'assure_get_dossier', status => 503, retry_after => '30', count => -1 });
-$h = in_background("SELECT signicat.assure_get_dossier('$dossier')");
-is(wait_event_of('a call pausing before a retry', '%assure_get_dossier%', $named ? 'SignicatRetryDelay' : 'Extension'),
-	'Extension/' . ($named ? 'SignicatRetryDelay' : 'Extension'), 'a call pausing before a retry');
-$node->safe_psql('postgres', q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity
-	WHERE query LIKE '%assure_get_dossier%' AND pid <> pg_backend_pid()});
-$h->finish;
-mock('DELETE', '/__mock/faults');
+call_waits_on('a call pausing before a retry', { status => 503, retry_after => '30' }, 'SignicatRetryDelay');
 
 # 3. the worker between rounds
 wait_until('the worker runs', 30, sub { worker_pid($node) }) or die('no signicat worker');

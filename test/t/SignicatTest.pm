@@ -16,6 +16,11 @@
 #                                PostgreSQL::Test::Cluster node with signicat preloaded and
 #                                pointed at the mock, started, with CREATE EXTENSION signicat
 #                                (INIT_OPTS go to init, e.g. allows_streaming => 1).
+#   data_summary_sql(), data_rows_sql()
+#                                one-value queries describing what the extension keeps: counts
+#                                per state and the highest ids; every watch, history (with its
+#                                time) and synced-process row (for tests that move a database:
+#                                dump and restore, pg_upgrade).
 #   signicat_conf()              the postgresql.conf lines new_node appends (for nodes a test
 #                                makes itself, e.g. of another PostgreSQL install).
 #   seed_and_watch(NODE, COUNT[, REFERENCE])
@@ -61,7 +66,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT = qw(start_mock mock mock_port new_node signicat_conf seed_and_watch wait_until wait_query query
+our @EXPORT = qw(start_mock mock mock_port new_node signicat_conf data_summary_sql data_rows_sql seed_and_watch wait_until wait_query query
   interrupt_mid_round worker_of wait_mid_round
   worker_pid check_history check_no_crash log_offset log_after wait_for_log_after enc_json dec_json);
 
@@ -181,6 +186,31 @@ signicat.worker_naptime = '100ms'
 signicat.poll_connections = 4
 signicat.poll_batch_size = 50
 EOC
+}
+
+# data_summary_sql(): counts of signicat.watch per state, of history and synced rows, and the
+# highest ids, as one line.
+sub data_summary_sql
+{
+	return q{
+	SELECT (SELECT count(*) FROM signicat.watch) || ' watched ('
+	    || (SELECT string_agg(state || ' ' || n, ', ' ORDER BY state)
+	        FROM (SELECT state, count(*) n FROM signicat.watch GROUP BY 1) s) || '), '
+	    || (SELECT count(*) FROM signicat.status_history) || ' history rows, '
+	    || (SELECT count(*) FROM signicat.processes) || ' synced, max ids '
+	    || (SELECT max(id) FROM signicat.watch) || '/' || (SELECT max(id) FROM signicat.status_history)};
+}
+
+# data_rows_sql(): every watch, history (with its time) and synced-process row, one per line, in
+# an order that does not depend on the database's collation.
+sub data_rows_sql
+{
+	return q{
+	SELECT string_agg(r, E'\n' ORDER BY r COLLATE "C") FROM (
+	    SELECT format('w %s %s %s %s %s', id, kind, item_id, status, state) AS r FROM signicat.watch
+	    UNION ALL SELECT format('h %s %s %s %s %s', watch_id, seq, old_status, new_status, changed_at)
+	        FROM signicat.status_history
+	    UNION ALL SELECT format('p %s %s', process_id, status) FROM signicat.processes) x};
 }
 
 # query(NODE, SQL): its output, dies on error.
