@@ -17,7 +17,8 @@
 #   start_cluster        initdb + pg_ctl start a throw-away cluster ($PG_BINDIR) in $WORKDIR,
 #                        with signicat preloaded and pointed at the mock; exports PGHOST, PGPORT,
 #                        PGUSER, PGDATABASE
-#   stop_all             stop the cluster and the mock, remove $WORKDIR (idempotent)
+#   stop_services        stop the cluster and the mock, keep $WORKDIR (idempotent)
+#   stop_all             stop_services, then remove $WORKDIR (idempotent)
 #   install_cleanup_trap run stop_all on EXIT, INT and TERM
 #   as_pg CMD...         run a command as the OS user that owns the cluster
 #
@@ -304,7 +305,23 @@ EOF
 # stop_all: stop the cluster and the mock, then remove $WORKDIR unless KEEP_WORKDIR=1.
 # Safe to call more than once and from a trap; keeps the caller's exit status.
 stop_all() {
-    local rc=$? i
+    local rc=$?
+    stop_services
+    if [[ -n ${WORKDIR:-} && -d $WORKDIR ]]; then
+        # (the directory we created: test/run.sh works in subdirectories of it, one per version)
+        if [[ ${KEEP_WORKDIR:-0} == 1 ]]; then
+            log "kept work directory: ${_LIB_WORKDIR_CREATED:-$WORKDIR}"
+        elif [[ -n $_LIB_WORKDIR_CREATED ]]; then
+            rm -rf "$_LIB_WORKDIR_CREATED"
+            _LIB_WORKDIR_CREATED=
+        fi
+    fi
+    return "$rc"
+}
+
+# stop_services: stop the cluster in $WORKDIR/data and the mock, keeping $WORKDIR (idempotent).
+stop_services() {
+    local i
     if [[ -n ${WORKDIR:-} && -f $WORKDIR/data/postmaster.pid ]]; then
         as_pg "$PG_BINDIR/pg_ctl" -D "$WORKDIR/data" -m fast -s -w stop >/dev/null 2>&1 || true
     fi
@@ -318,16 +335,7 @@ stop_all() {
         wait "$MOCK_PID" 2>/dev/null || true
         MOCK_PID=
     fi
-    if [[ -n ${WORKDIR:-} && -d $WORKDIR ]]; then
-        # (the directory we created: test/run.sh works in subdirectories of it, one per version)
-        if [[ ${KEEP_WORKDIR:-0} == 1 ]]; then
-            log "kept work directory: ${_LIB_WORKDIR_CREATED:-$WORKDIR}"
-        elif [[ -n $_LIB_WORKDIR_CREATED ]]; then
-            rm -rf "$_LIB_WORKDIR_CREATED"
-            _LIB_WORKDIR_CREATED=
-        fi
-    fi
-    return "$rc"
+    return 0
 }
 
 # install_cleanup_trap: stop everything on any exit. INT/TERM exit (128+signal), which in turn runs

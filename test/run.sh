@@ -134,18 +134,6 @@ run_suite() {
     fi
 }
 
-# stop_services: stop this pass's cluster and the mock (stop_all does the same at exit, and more).
-stop_services() {
-    if [[ -f $WORKDIR/data/postmaster.pid ]]; then
-        as_pg "$PG_BINDIR/pg_ctl" -D "$WORKDIR/data" -m fast -s -w stop >/dev/null 2>&1 || true
-    fi
-    if [[ -n ${MOCK_PID:-} ]]; then
-        kill -TERM "$MOCK_PID" 2>/dev/null || true
-        wait "$MOCK_PID" 2>/dev/null || true
-        MOCK_PID=
-    fi
-}
-
 # ---- 1. pg_regress ---------------------------------------------------------------------------
 run_pg_regress() {
     log "$V pg_regress: make installcheck"
