@@ -32,8 +32,8 @@ int			signicat_max_retries = 2;
 int			signicat_max_retry_wait_ms = 60000;
 
 /* A wait in seconds, readable however long: "90 s", "7200 s (2.0 h)", "2303000000 s (73.0 years)". */
-char *
-signicat_duration_text(long s)
+static char *
+duration_text(long s)
 {
 	if (s < 120)
 		return psprintf("%ld s", s);
@@ -141,7 +141,7 @@ report_retry_too_far(const SignicatCall *call, const SignicatHttpResponse *resp,
 	ereport(ERROR,
 			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 			 errmsg("Signicat asks to retry %s only after %s, longer than signicat.max_retry_wait (%d ms)",
-					call->opid, signicat_duration_text(retry_after_s), signicat_max_retry_wait_ms),
+					call->opid, duration_text(retry_after_s), signicat_max_retry_wait_ms),
 			 errdetail("%s", signicat_http_error_text(resp)),
 			 errhint("Call again later, or raise signicat.max_retry_wait to wait in the call.")));
 }

@@ -112,7 +112,6 @@ extern int	signicat_token_auth_method;
 extern char *signicat_account_id;
 extern int	signicat_max_retries;
 extern int	signicat_max_retry_wait_ms;
-extern char *signicat_duration_text(long seconds);
 extern int	signicat_connect_timeout_ms;
 extern int	signicat_timeout_ms;
 extern char *signicat_ca_file;
