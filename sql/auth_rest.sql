@@ -21,7 +21,8 @@ SELECT signicat.auth_create_session('embedded', '{name}', return_url => 'https:/
     embedded_parent_domains => ARRAY['app.example'])->>'flow' AS flow;
 SELECT signicat.auth_create_session('headless', '{nin}', allowed_providers => '{sbid}')->'idpData' ? 'autoStartToken' AS headless_token;
 
--- enums and required fields are checked before sending
+-- a required field is checked before sending; values outside the catalog's
+-- enums are sent, and the server's refusal names the field
 SELECT t.err($$SELECT signicat.auth_create_session('popup', '{}')$$);
 SELECT t.err($$SELECT signicat.auth_create_session('redirect', NULL)$$);
 SELECT t.err($$SELECT signicat.auth_create_session('redirect', '{}', requested_loa => 'extreme')$$);

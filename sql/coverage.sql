@@ -17,13 +17,13 @@ WHERE p.pronamespace = 'signicat'::regnamespace
   AND p.proname NOT IN (SELECT operation_id FROM signicat.operations())
   AND p.proname NOT IN ('request', 'operations', 'watch_add', 'watch_drop', 'start_worker',
                         'stop_worker', 'worker_counters', 'sync_processes', 'stuck', '_wake_worker',
-                        'stats', 'stats_reset', 'http_status_rules')
+                        'stats', 'stats_reset', 'http_status_rules', '_operation_corrections_changed')
 ORDER BY 1;
 
 -- every operation's comment names its method and path
 SELECT o.operation_id AS undocumented FROM signicat.operations() o
 JOIN pg_proc p ON p.proname = o.operation_id AND p.pronamespace = 'signicat'::regnamespace
-WHERE coalesce(obj_description(p.oid, 'pg_proc'), '') NOT LIKE '%' || o.method || ' ' || o.path || '%'
+WHERE coalesce(obj_description(p.oid, 'pg_proc'), '') NOT LIKE '%' || o.catalog_method || ' ' || o.catalog_path || '%'
 ORDER BY 1;
 
 -- every function is executable by exactly one of the three roles (directly);

@@ -189,6 +189,36 @@ ALTER SYSTEM RESET signicat.max_response_size;
 SELECT pg_reload_conf();
 SELECT signicat.watch_drop('assure_process', :'p_stuck');
 
+-- a status the catalog does not know is not final: the item stays followed
+SELECT t.config('{"auth_waiting_status": "AWAITING_SECOND_FACTOR", "auth_polls_until_final": 1000}');
+SELECT (signicat.auth_create_session('redirect', '{}')->>'id') AS s_new \gset
+SELECT t.wait_until(format($$SELECT status = 'AWAITING_SECOND_FACTOR' FROM signicat.watch WHERE item_id = %L$$, :'s_new')) AS invented_status_seen;
+SELECT t.wait_until(format($$SELECT polls >= 3 FROM signicat.watch WHERE item_id = %L$$, :'s_new')) AS polled_again;
+SELECT state, status, decided_at IS NULL AS undecided FROM signicat.watch WHERE item_id = :'s_new';
+-- ... to the status that ends it
+SELECT t.config('{"auth_polls_until_final": 1}');
+SELECT t.wait_until(format($$SELECT state = 'done' FROM signicat.watch WHERE item_id = %L$$, :'s_new')) AS done;
+SELECT string_agg(coalesce(old_status, '-') || '>' || new_status, ', ' ORDER BY seq) AS history
+FROM signicat.status_history WHERE item_id = :'s_new';
+SELECT t.config('{"auth_waiting_status": "WAITING_FOR_USER", "auth_polls_until_final": 3}');
+SELECT (signicat.auth_create_session('redirect', '{}')->>'id') AS s_wait \gset
+SELECT t.wait_until(format($$SELECT state = 'done' FROM signicat.watch WHERE item_id = %L$$, :'s_wait')) AS done;
+SELECT string_agg(coalesce(old_status, '-') || '>' || new_status, ', ' ORDER BY seq) AS history
+FROM signicat.status_history WHERE item_id = :'s_wait';
+
+-- a corrected path is where the worker polls (Signicat moved it; an admin corrected it)
+SELECT t.mock('POST', 'moves', '{"operation": "auth_get_session", "path": "/auth/rest/v2/sessions/{id}"}') IS NOT NULL AS moved;
+INSERT INTO signicat.operation_corrections (operation, method, path)
+VALUES ('auth_get_session', 'GET', '/auth/rest/v2/sessions/{sessionId}');
+SELECT (signicat.auth_create_session('redirect', '{}')->>'id') AS s_moved \gset
+SELECT t.wait_until(format($$SELECT state = 'done' FROM signicat.watch WHERE item_id = %L$$, :'s_moved')) AS done;
+SELECT state, status, errors FROM signicat.watch WHERE item_id = :'s_moved';
+SELECT DISTINCT t.mask(r->>'raw_path') AS worker_polled FROM t.requests('auth_get_session') r
+WHERE r->>'path' LIKE '%' || :'s_moved';
+DELETE FROM signicat.operation_corrections;
+SELECT t.mock('DELETE', 'moves') IS NOT NULL AS moved_back;
+SELECT t.config('{"auth_waiting_status": "", "auth_polls_until_final": 2}');
+
 -- sync: the process list of the API into signicat.processes, all pages
 SELECT t.mock('POST', 'seed-processes', '{"count": 7, "status": "accepted", "provider": "readid"}') IS NOT NULL AS seeded;
 SELECT signicat.sync_processes(now() - interval '1 hour') AS synced;

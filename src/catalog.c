@@ -1,12 +1,13 @@
 /*-------------------------------------------------------------------------
  * catalog.c
  *	  Look-ups in the operation catalog (the table itself is generated into
- *	  catalog_data.c) and validation of enumerated values against it.
+ *	  catalog_data.c).  Its enumerations are the values known when it was
+ *	  written: shown by signicat.operations(), never used to refuse a value,
+ *	  since Signicat adds values (providers, options) without notice and
+ *	  its own 400 answer says what it does not accept.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-
-#include "lib/stringinfo.h"
 
 #include "signicat.h"
 
@@ -34,31 +35,4 @@ signicat_find_param(const SignicatOperation *op, const char *name)
 			return &op->params[i];
 	}
 	return NULL;
-}
-
-/*
- * Refuse a value outside the parameter's enumeration before any request is
- * sent, naming the argument and the allowed values.
- */
-void
-signicat_check_allowed(const SignicatParam *param, const char *argname,
-					   const char *value)
-{
-	StringInfoData allowed;
-
-	if (param == NULL || param->allowed == NULL)
-		return;
-	for (const char *const *v = param->allowed; *v; v++)
-	{
-		if (strcmp(*v, value) == 0)
-			return;
-	}
-
-	initStringInfo(&allowed);
-	for (const char *const *v = param->allowed; *v; v++)
-		appendStringInfo(&allowed, "%s%s", v == param->allowed ? "" : ", ", *v);
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid value for %s: \"%s\"", argname, value),
-			 errdetail("Allowed values: %s.", allowed.data)));
 }

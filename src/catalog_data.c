@@ -142,6 +142,10 @@ static const SignicatParam assure_get_process_image_params[] = {
 	{"processId", SIGNICAT_IN_PATH, true, NULL},
 	{"depiction", SIGNICAT_IN_QUERY, true, assure_get_process_image_2_allowed},
 };
+static const SignicatParam assure_get_process_raw_result_params[] = {
+	{"dossierId", SIGNICAT_IN_PATH, true, NULL},
+	{"processId", SIGNICAT_IN_PATH, true, NULL},
+};
 static const SignicatParam assure_get_process_video_params[] = {
 	{"dossierId", SIGNICAT_IN_PATH, true, NULL},
 	{"processId", SIGNICAT_IN_PATH, true, NULL},
@@ -329,6 +333,7 @@ static const SignicatParam mobileid_add_apns_token_params[] = {
 static const SignicatParam mobileid_create_e2e_key_params[] = {
 	{"name", SIGNICAT_IN_BODY, true, NULL},
 	{"description", SIGNICAT_IN_BODY, false, NULL},
+	{"algorithm", SIGNICAT_IN_BODY, false, NULL},
 };
 static const SignicatParam mobileid_delete_apns_token_params[] = {
 	{"apnsTokenId", SIGNICAT_IN_PATH, true, NULL},
@@ -527,6 +532,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId setConfiguration_1; github thatjamesw/videoid-sandbox:CAPTURE_FLOW_EXPLAINER.md (POST creates)",
 		.empty_answers = 0,
 		.nparams = 47, .params = assure_create_capture_configuration_params
 	},
@@ -536,6 +542,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = false, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId createDossier; github thatjamesw/videoid-sandbox:CAPTURE_FLOW_EXPLAINER.md (POST /assure/dossiers, body {})",
 		.empty_answers = 0,
 		.nparams = 1, .params = assure_create_dossier_params
 	},
@@ -545,6 +552,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId setConfiguration",
 		.empty_answers = 0,
 		.nparams = 2, .params = assure_create_matching_configuration_params
 	},
@@ -554,6 +562,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId createProcess; curl sample POST https://api.signicat.com/assure/dossiers/<DOSSIER-ID>/processes in that spec",
 		.empty_answers = 0,
 		.nparams = 10, .params = assure_create_process_params
 	},
@@ -563,6 +572,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId deleteAllDossiers; seed curl DELETE https://api.signicat.com/assure/dossiers/all",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 0, .params = NULL
 	},
@@ -572,6 +582,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId deleteConfiguration_1; seed curl DELETE https://api.signicat.com/assure/capture/configurations/<CONFIGURATION-ID>",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 1, .params = assure_delete_capture_configuration_params
 	},
@@ -581,6 +592,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId deleteDossier; seed curl DELETE https://api.signicat.com/assure/dossiers/<DOSSIER-ID>; github thatjamesw/videoid-sandbox:public/app.js",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 1, .params = assure_delete_dossier_params
 	},
@@ -590,6 +602,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId deleteFiles; seed curl DELETE https://api.signicat.com/assure/dossiers/<DOSSIER-ID>/files",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 1, .params = assure_delete_dossier_files_params
 	},
@@ -599,6 +612,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId deleteConfiguration; seed curl DELETE https://api.signicat.com/assure/matching/configurations/<CONFIGURATION-ID>",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 1, .params = assure_delete_matching_configuration_params
 	},
@@ -608,6 +622,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId deleteProcess; seed curl DELETE https://api.signicat.com/assure/dossiers/<DOSSIER-ID>/processes/<PROCESS-ID>; github thatjamesw/videoid-sandbox:public/app.js",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 2, .params = assure_delete_process_params
 	},
@@ -617,6 +632,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId deleteUserData; seed curl DELETE https://api.signicat.com/assure/dossiers/<DOSSIER-ID>/userdata",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 1, .params = assure_delete_user_data_params
 	},
@@ -626,6 +642,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/zip, application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId getZipFile; seed curl GET https://api.signicat.com/assure/dossiers/<DOSSIER-ID>/processes/<PROCESS-ID>/download",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 3, .params = assure_download_process_result_params
 	},
@@ -635,6 +652,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId setFailedProcess; seed curl POST https://preprod.signicat.com/assure/dossiers/<DOSSIER-ID>/processes/<PROCESS-ID>/fail",
 		.empty_answers = 0,
 		.nparams = 2, .params = assure_fail_process_params
 	},
@@ -644,6 +662,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId getConfiguration_1; seed curl GET https://api.signicat.com/assure/capture/configurations/<CONFIGURATION-ID>; github thatjamesw/videoid-sandbox:CAPTURE_FLOW_EXPLAINER.md",
 		.empty_answers = 0,
 		.nparams = 1, .params = assure_get_capture_configuration_params
 	},
@@ -653,6 +672,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId getDossier; seed curl GET https://api.signicat.com/assure/dossiers/<DOSSIER-ID>",
 		.empty_answers = 0,
 		.nparams = 1, .params = assure_get_dossier_params
 	},
@@ -662,6 +682,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/octet-stream, image/jpeg, image/png, application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId getFile; seed curl GET https://api.signicat.com/assure/dossiers/<DOSSIER-ID>/files?depiction=<DEPICTION-TYPE>",
 		.empty_answers = 0,
 		.nparams = 2, .params = assure_get_dossier_file_params
 	},
@@ -671,6 +692,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId getConfiguration; seed curl GET https://api.signicat.com/assure/matching/configurations/<CONFIGURATION-ID>",
 		.empty_answers = 0,
 		.nparams = 1, .params = assure_get_matching_configuration_params
 	},
@@ -680,6 +702,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId getProcess; seed curl GET https://api.signicat.com/assure/dossiers/<DOSSIER-ID>/processes/<PROCESS-ID>",
 		.empty_answers = 0,
 		.nparams = 2, .params = assure_get_process_params
 	},
@@ -689,6 +712,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId getExternalId; seed curl GET https://api.signicat.com/assure/dossiers/<DOSSIER-ID>/processes/<PROCESS-ID>/external-id",
 		.empty_answers = 0,
 		.nparams = 2, .params = assure_get_process_external_id_params
 	},
@@ -698,8 +722,19 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/octet-stream, image/jpeg, image/png, application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId getImages; seed curl GET https://api.signicat.com/assure/dossiers/<DOSSIER-ID>/processes/<PROCESS-ID>/images?depiction=<DEPICTION-TYPE>",
 		.empty_answers = 0,
 		.nparams = 3, .params = assure_get_process_image_params
+	},
+	{
+		.id = "assure_get_process_raw_result", .api = "assure", .method = "GET",
+		.path = "/assure/dossiers/{dossierId}/processes/{processId}/raw",
+		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
+		.accept = "application/json",
+		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "Signicat's public Assure OpenAPI (github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe, operationId getRawResult; curl sample GET https://api.signicat.com/assure/dossiers/<DOSSIER-ID>/processes/<PROCESS-ID>/raw)",
+		.empty_answers = SIGNICAT_EMPTY(204),
+		.nparams = 2, .params = assure_get_process_raw_result_params
 	},
 	{
 		.id = "assure_get_process_video", .api = "assure", .method = "GET",
@@ -707,6 +742,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "video/mp4, video/quicktime, application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId getVideo; seed curl GET https://api.signicat.com/assure/dossiers/<DOSSIER-ID>/processes/<PROCESS-ID>/video",
 		.empty_answers = 0,
 		.nparams = 2, .params = assure_get_process_video_params
 	},
@@ -716,6 +752,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId getUserData; seed curl GET https://api.signicat.com/assure/dossiers/<DOSSIER-ID>/userdata",
 		.empty_answers = 0,
 		.nparams = 1, .params = assure_get_user_data_params
 	},
@@ -725,6 +762,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId getAllConfigurations_1; seed curl GET https://api.signicat.com/assure/capture/configurations; github thatjamesw/videoid-sandbox:public/app.js",
 		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
@@ -734,6 +772,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId getDocumentTypes; seed curl GET https://api.signicat.com/assure/onfido/document-types; also github thatjamesw/videoid-sandbox:public/app.js",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 1, .params = assure_list_document_types_params
 	},
@@ -743,6 +782,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId getDossiers; seed curl GET https://api.signicat.com/assure/dossiers; github thatjamesw/videoid-sandbox:public/app.js",
 		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
@@ -752,6 +792,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId getAllConfigurations; seed curl GET https://api.signicat.com/assure/matching/configurations",
 		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
@@ -761,6 +802,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = "processes", .returns_list = true, .paged = true,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId getAllProcess; seed curl GET https://api.signicat.com/assure/processes?startCreationDate=2022-08-05T08:00:00Z",
 		.empty_answers = 0,
 		.nparams = 6, .params = assure_list_processes_params
 	},
@@ -770,6 +812,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId match; curl sample POST https://api.signicat.com/assure/dossiers/<DOSSIER-ID>/match in that spec",
 		.empty_answers = 0,
 		.nparams = 4, .params = assure_perform_matching_params
 	},
@@ -779,6 +822,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId redact; request field names frontImage/backImage from seed and developer.signicat.com/docs/id-document-and-biometric-verification/services/redaction/",
 		.empty_answers = 0,
 		.nparams = 8, .params = assure_redact_images_params
 	},
@@ -788,6 +832,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId setFiles; developer.signicat.com/docs/id-document-and-biometric-verification/services/files-in-dossier/ (curl POST .../assure/dossiers/{id}/files)",
 		.empty_answers = SIGNICAT_EMPTY(201),
 		.nparams = 5, .params = assure_set_dossier_files_params
 	},
@@ -797,6 +842,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId setImages; curl sample POST https://api.signicat.com/assure/dossiers/<DOSSIER-ID>/processes/<PROCESS-ID>/images in that spec",
 		.empty_answers = SIGNICAT_EMPTY(201),
 		.nparams = 5, .params = assure_set_process_images_params
 	},
@@ -806,6 +852,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId setUserData",
 		.empty_answers = SIGNICAT_EMPTY(201),
 		.nparams = 2, .params = assure_set_user_data_params
 	},
@@ -815,6 +862,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId createArtifact; github thatjamesw/videoid-sandbox:public/app.js and CAPTURE_FLOW_EXPLAINER.md (POST /assure/dossiers/{dossierId}/capture)",
 		.empty_answers = 0,
 		.nparams = 7, .params = assure_start_capture_flow_params
 	},
@@ -824,6 +872,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = false, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId startVerification; curl sample POST https://api.signicat.com/assure/dossiers/<DOSSIER-ID>/processes/<PROCESS-ID> in that spec (no /verify suffix)",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 6, .params = assure_start_verification_params
 	},
@@ -833,6 +882,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId updateConfiguration_1; github thatjamesw/videoid-sandbox:CAPTURE_FLOW_EXPLAINER.md (PUT updates)",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 47, .params = assure_update_capture_configuration_params
 	},
@@ -842,6 +892,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId updateConfiguration",
 		.empty_answers = 0,
 		.nparams = 2, .params = assure_update_matching_configuration_params
 	},
@@ -851,6 +902,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId updateUserData",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 2, .params = assure_update_user_data_params
 	},
@@ -860,6 +912,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/octet-stream, image/png, image/jpeg, application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "github thatjamesw/videoid-sandbox:api-docs.json@1ab10afe (Signicat 'ID Document and Biometric Verification: Assure API' 1.0.0 OpenAPI, server https://api.signicat.com/assure) operationId watermark; curl sample POST https://api.signicat.com/assure/watermark in that spec",
 		.empty_answers = 0,
 		.nparams = 5, .params = assure_watermark_image_params
 	},
@@ -869,6 +922,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "Signicat's .NET SDK (github signicat/signicat-net, src/Signicat.SDK/Services/Authentication/AuthenticationService.cs: POST {Urls.Authentication}/sessions/{id}/cancel, Authentication = {BaseUrl}/auth/rest); its tests expect the session back with status CANCELLED",
 		.empty_answers = 0,
 		.nparams = 1, .params = auth_cancel_session_params
 	},
@@ -878,6 +932,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "POST https://api.signicat.com/auth/rest/sessions in developer.signicat.com guides (e.g. /identity-methods/id-austria/integration/protocols/authentication-rest-api/, /identity-methods/siam/...) and public client code (github find_string '/auth/rest/sessions', e.g. fetch(`${API_BASE}/auth/rest/sessions?signicat-accountId=...`, {method:'POST'}))",
 		.empty_answers = 0,
 		.nparams = 18, .params = auth_create_session_params
 	},
@@ -887,6 +942,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = true, .source = "GET https://api.signicat.com/auth/rest/sessions/{id} in public client code (github find_string 'auth/rest/sessions/${', e.g. fetch(`${API_BASE}/auth/rest/sessions/${sessionId}`) in several Signicat BankID integrations)",
 		.empty_answers = 0,
 		.nparams = 1, .params = auth_get_session_params
 	},
@@ -896,6 +952,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (Accounts resource, create; 201 assumed).",
 		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_add_account_params
 	},
@@ -905,6 +962,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (APNs tokens collection, create; 201 assumed).",
 		.empty_answers = 0,
 		.nparams = 5, .params = mobileid_add_apns_token_params
 	},
@@ -914,8 +972,9 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (E2E keys collection, create; 201 assumed).",
 		.empty_answers = 0,
-		.nparams = 2, .params = mobileid_create_e2e_key_params
+		.nparams = 3, .params = mobileid_create_e2e_key_params
 	},
 	{
 		.id = "mobileid_delete_apns_token", .api = "mobileid", .method = "DELETE",
@@ -923,6 +982,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (APNs token item by apnsTokenId; 204 assumed).",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 1, .params = mobileid_delete_apns_token_params
 	},
@@ -932,6 +992,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (E2E key item by e2eKeyId; 204 assumed).",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 1, .params = mobileid_delete_e2e_key_params
 	},
@@ -941,6 +1002,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (Accounts resource, read).",
 		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_get_account_params
 	},
@@ -950,6 +1012,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (APNs token item by apnsTokenId).",
 		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_get_apns_token_params
 	},
@@ -959,6 +1022,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (application configuration resource).",
 		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
@@ -968,6 +1032,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (apnsUuid sub-resource).",
 		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
@@ -977,6 +1042,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (properties sub-resource).",
 		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
@@ -986,6 +1052,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (application configuration of the account; no id parameter in the seed).",
 		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
@@ -995,6 +1062,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (Statistics resource, detailed devices).",
 		.empty_answers = 0,
 		.nparams = 2, .params = mobileid_get_detailed_device_statistics_params
 	},
@@ -1004,6 +1072,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (Statistics resource, device hashes).",
 		.empty_answers = 0,
 		.nparams = 2, .params = mobileid_get_device_hash_statistics_params
 	},
@@ -1013,6 +1082,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (E2E key item by e2eKeyId).",
 		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_get_e2e_key_params
 	},
@@ -1022,6 +1092,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (risk indicators configuration resource).",
 		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
@@ -1031,6 +1102,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (Statistics resource, by date range).",
 		.empty_answers = 0,
 		.nparams = 2, .params = mobileid_get_statistics_by_date_range_params
 	},
@@ -1040,6 +1112,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (Statistics resource, by number of days).",
 		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_get_statistics_by_days_params
 	},
@@ -1049,6 +1122,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = "apnsTokens", .returns_list = true, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (APNs tokens collection).",
 		.empty_answers = 0,
 		.nparams = 0, .params = NULL
 	},
@@ -1058,6 +1132,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (Statistics resource, devices of one device hash; deviceHash is a query parameter in the seed).",
 		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_list_devices_by_device_hash_params
 	},
@@ -1067,6 +1142,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = "e2eKeys", .returns_list = true, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (E2E keys collection).",
 		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_list_e2e_keys_params
 	},
@@ -1076,6 +1152,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = "signingCertificates", .returns_list = true, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (signing certificates collection).",
 		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_list_signing_certificates_params
 	},
@@ -1085,6 +1162,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (release note 27-05-2026 puts 'review or lock flagged device hashes' in the Statistics resource).",
 		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_lock_devices_by_device_hash_params
 	},
@@ -1094,6 +1172,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (Accounts resource, partial update of state).",
 		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_update_account_params
 	},
@@ -1103,6 +1182,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (apnsUuid sub-resource replaced with PUT).",
 		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_update_application_config_apns_uuid_params
 	},
@@ -1112,6 +1192,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (properties sub-resource, partial update: the sample body sends one property).",
 		.empty_answers = 0,
 		.nparams = 46, .params = mobileid_update_application_config_properties_params
 	},
@@ -1121,6 +1202,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (state sub-resource replaced with PUT).",
 		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_update_application_config_state_params
 	},
@@ -1130,6 +1212,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (state sub-resource of an E2E key, mirrors the application configuration state).",
 		.empty_answers = 0,
 		.nparams = 2, .params = mobileid_update_e2e_key_state_params
 	},
@@ -1139,6 +1222,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/mobileid/admin/ is confirmed by https://developer.signicat.com/apis/mobileid-admin/; the sub-path and method were lost in the scrape and are reasoned from the seed section, parameters and REST conventions (risk indicators configuration, partial update).",
 		.empty_answers = 0,
 		.nparams = 1, .params = mobileid_update_risk_indicators_params
 	},
@@ -1148,6 +1232,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = "data", .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/reuseid/ is confirmed (developer.signicat.com/apis/reuseid-onboarding/); path named after the seed's resource (onboarding) -- no public source with the exact path found",
 		.empty_answers = 0,
 		.nparams = 1, .params = reuseid_get_onboarding_params
 	},
@@ -1157,6 +1242,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = "data", .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/reuseid/ is confirmed (developer.signicat.com/apis/reuseid-onboarding/); path named after the seed's resource (step-up) -- no public source with the exact path found",
 		.empty_answers = 0,
 		.nparams = 1, .params = reuseid_get_step_up_params
 	},
@@ -1166,6 +1252,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = "data", .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/reuseid/ is confirmed (developer.signicat.com/apis/reuseid-onboarding/); path named after the seed's resource (onboarding) -- no public source with the exact path found",
 		.empty_answers = 0,
 		.nparams = 3, .params = reuseid_start_onboarding_params
 	},
@@ -1175,6 +1262,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = "data", .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/reuseid/ is confirmed (developer.signicat.com/apis/reuseid-onboarding/); path named after the seed's resource (step-up) -- no public source with the exact path found",
 		.empty_answers = 0,
 		.nparams = 4, .params = reuseid_start_step_up_params
 	},
@@ -1184,6 +1272,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/secure-share/ is confirmed (developer.signicat.com/apis/secure-share-openapi.json); resource path and method follow REST conventions of the seed (share > recipients/files sub-resources); no public source showing the path was found",
 		.empty_answers = 0,
 		.nparams = 9, .params = share_create_recipient_params
 	},
@@ -1193,6 +1282,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "operation and body fields from the 'Shares > Create share' section of https://developer.signicat.com/apis/secure-share/ (public page, not in seed); path POST /secure-share/shares inferred (collection of the {shareId} used by all seed paths)",
 		.empty_answers = 0,
 		.nparams = 9, .params = share_create_share_params
 	},
@@ -1202,6 +1292,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/secure-share/ is confirmed (developer.signicat.com/apis/secure-share-openapi.json); resource path and method follow REST conventions of the seed (share > recipients/files sub-resources); no public source showing the path was found",
 		.empty_answers = 0,
 		.nparams = 2, .params = share_get_recipient_params
 	},
@@ -1211,6 +1302,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/secure-share/ is confirmed (developer.signicat.com/apis/secure-share-openapi.json); resource path and method follow REST conventions of the seed (share > recipients/files sub-resources); no public source showing the path was found",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 2, .params = share_remove_file_params
 	},
@@ -1220,6 +1312,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = true,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/secure-share/ is confirmed (developer.signicat.com/apis/secure-share-openapi.json); resource path and method follow REST conventions of the seed (share > recipients/files sub-resources); no public source showing the path was found",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 2, .params = share_remove_recipient_params
 	},
@@ -1229,6 +1322,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_NONE, .body_required = false, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/secure-share/ is confirmed (developer.signicat.com/apis/secure-share-openapi.json); resource path and method follow REST conventions of the seed (share > recipients/files sub-resources); no public source showing the path was found; action sub-resource '/reminder' (POST, no body) inferred from the title",
 		.empty_answers = SIGNICAT_EMPTY(204),
 		.nparams = 2, .params = share_send_reminder_params
 	},
@@ -1238,6 +1332,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_JSON, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = false, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/secure-share/ is confirmed (developer.signicat.com/apis/secure-share-openapi.json); resource path and method follow REST conventions of the seed (share > recipients/files sub-resources); no public source showing the path was found; PATCH chosen because every body field is optional/nullable (partial update, UpdateNotificationDto) -- could be PUT",
 		.empty_answers = 0,
 		.nparams = 10, .params = share_update_recipient_params
 	},
@@ -1247,6 +1342,7 @@ const SignicatOperation signicat_operations[] = {
 		.body = SIGNICAT_BODY_MULTIPART, .body_required = true, .idempotent = false,
 		.accept = "application/json",
 		.envelope = NULL, .list_member = NULL, .returns_list = true, .paged = false,
+		.confirmed = false, .source = "base https://api.signicat.com/secure-share/ is confirmed (developer.signicat.com/apis/secure-share-openapi.json); resource path and method follow REST conventions of the seed (share > recipients/files sub-resources); no public source showing the path was found; multipart part name 'files' inferred",
 		.empty_answers = 0,
 		.nparams = 2, .params = share_upload_files_params
 	},

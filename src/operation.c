@@ -18,7 +18,9 @@
  *						multipart/form-data upload (one part per file)
  * The declared return type picks the answer's form: jsonb, bytea, void, or a
  * set of typed rows (signicat_list_operation).  Values are checked against
- * the catalog (required, enumerations) before any request is sent.
+ * the catalog before any request is sent: required, well-formed (typed
+ * arguments: a uuid, a date).  Enumerations are not limits: a value the
+ * catalog does not know is sent as given, for Signicat to judge.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -404,22 +406,12 @@ push_arg_value(JsonbParseState **state, const BoundArg *a, Datum value,
 
 		pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
 		for (int i = 0; i < n; i++)
-		{
-			char	   *s = scalar_text(elems[i], elemtype);
-
-			signicat_check_allowed(a->param, a->sqlname, s);
-			push_string(state, WJB_ELEM, s);
-		}
+			push_string(state, WJB_ELEM, scalar_text(elems[i], elemtype));
 		pushJsonbValue(state, WJB_END_ARRAY, NULL);
 		return;
 	}
 
-	{
-		char	   *s = scalar_text(value, a->type);
-
-		signicat_check_allowed(a->param, a->sqlname, s);
-		push_string(state, WJB_VALUE, s);
-	}
+	push_string(state, WJB_VALUE, scalar_text(value, a->type));
 }
 
 /* ---------- building the call from the arguments ---------- */
@@ -437,7 +429,7 @@ typedef struct PathArgs
 	const BoundOperation *b;
 } PathArgs;
 
-/* Value of a path parameter, checked: never empty, within its enum. */
+/* Value of a path parameter, checked: never empty. */
 static const char *
 path_value(const char *name, void *arg)
 {
@@ -453,7 +445,6 @@ path_value(const char *name, void *arg)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", b->args[i].sqlname)));
-	signicat_check_allowed(b->args[i].param, b->args[i].sqlname, value);
 	return value;
 }
 
@@ -569,7 +560,7 @@ check_call_args(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *
 	return media_type;
 }
 
-/* The query string: every query parameter given, checked and escaped (arrays repeat it). */
+/* The query string: every query parameter given, escaped (arrays repeat it). */
 static void
 build_query(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 {
@@ -587,18 +578,12 @@ build_query(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 
 			for (int e = 0; e < n; e++)
 			{
-				char	   *s = scalar_text(elems[e], elemtype);
-
-				signicat_check_allowed(a->param, a->sqlname, s);
-				signicat_append_query(&pc->query, a->param->name, s);
+				signicat_append_query(&pc->query, a->param->name, scalar_text(elems[e], elemtype));
 			}
 		}
 		else
 		{
-			char	   *s = scalar_text(PG_GETARG_DATUM(i), a->type);
-
-			signicat_check_allowed(a->param, a->sqlname, s);
-			signicat_append_query(&pc->query, a->param->name, s);
+			signicat_append_query(&pc->query, a->param->name, scalar_text(PG_GETARG_DATUM(i), a->type));
 		}
 	}
 }
@@ -679,14 +664,16 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 	const SignicatOperation *op = b->op;
 	const char *media_type;
 	PathArgs	pa = {fcinfo, b};
+	SignicatRoute route;
 
 	memset(pc, 0, sizeof(*pc));
 	initStringInfo(&pc->query);
 	pc->page_size = 100;
 
 	media_type = check_call_args(fcinfo, b, pc);
-	/* path: every {param} replaced by its escaped value */
-	pc->call.path = signicat_expand_path(op->path, path_value, &pa);
+	/* path: the catalog's or its correction, every {param} replaced by its escaped value */
+	signicat_route(op, &route);
+	pc->call.path = signicat_expand_path(route.path, path_value, &pa);
 	build_query(fcinfo, b, pc);
 	if (op->body == SIGNICAT_BODY_JSON)
 		build_json_body(fcinfo, b, pc, media_type);
@@ -695,9 +682,9 @@ prepare_call(FunctionCallInfo fcinfo, const BoundOperation *b, PreparedCall *pc)
 
 	pc->call.op = op;
 	pc->call.opid = op->id;
-	pc->call.idempotent = op->idempotent;
-	pc->call.method = op->method;
-	pc->call.path_template = op->path;
+	pc->call.idempotent = route.idempotent;
+	pc->call.method = route.method;
+	pc->call.path_template = route.path;
 	pc->call.query = pc->query.data;
 	pc->call.accept = op->accept;
 }
@@ -1072,38 +1059,6 @@ signicat_list_operation(PG_FUNCTION_ARGS)
 
 /* ---------- the escape hatch ---------- */
 
-static void
-check_raw_path(const char *path)
-{
-	const char *seg;
-
-	if (path[0] != '/')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("path must start with \"/\"")));
-	for (const char *p = path; *p; p++)
-	{
-		if (!(isalnum((unsigned char) *p) || strchr("-._~!$&'()*+,;=:@/%", *p)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("path contains a character that is not allowed: \"%c\"", *p),
-					 errhint("Escape values in the path, and give query parameters in the query argument.")));
-	}
-	/* no empty, "." or ".." segments: the path cannot leave its API */
-	for (seg = path + 1;; seg = strchr(seg, '/') + 1)
-	{
-		size_t		len = strcspn(seg, "/");
-
-		if ((len == 0 && seg[0] == '/') || (len == 1 && seg[0] == '.') ||
-			(len == 2 && seg[0] == '.' && seg[1] == '.'))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("path must not contain empty, \".\" or \"..\" segments")));
-		if (seg[len] == '\0')
-			break;
-	}
-}
-
 PG_FUNCTION_INFO_V1(signicat_request);
 
 /*
@@ -1113,8 +1068,6 @@ PG_FUNCTION_INFO_V1(signicat_request);
 Datum
 signicat_request(PG_FUNCTION_ARGS)
 {
-	static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
-	static const SignicatParam method_param = {"method", SIGNICAT_IN_PATH, true, methods};
 	SignicatCall call;
 	SignicatHttpResponse resp;
 	StringInfoData query;
@@ -1126,9 +1079,9 @@ signicat_request(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("method and path are required")));
 	method = asc_toupper(text_to_cstring(PG_GETARG_TEXT_PP(0)), VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(0)));
-	signicat_check_allowed(&method_param, "method", method);
+	signicat_check_method(method, "method");
 	path = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	check_raw_path(path);
+	signicat_check_path(path, false, "path");
 
 	memset(&call, 0, sizeof(call));
 	call.opid = "request";
@@ -1199,7 +1152,38 @@ signicat_request(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(signicat_operations_list);
 
-/* signicat.operations(): the catalog compiled into the library, as rows. */
+/* {"param": ["value", ...], ...}: the values the catalog knows, or NULL. */
+static Jsonb *
+known_values(const SignicatOperation *op)
+{
+	JsonbParseState *state = NULL;
+	bool		any = false;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < op->nparams; i++)
+	{
+		const SignicatParam *p = &op->params[i];
+
+		if (p->allowed == NULL)
+			continue;
+		any = true;
+		push_string(&state, WJB_KEY, (char *) p->name);
+		pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+		for (const char *const *v = p->allowed; *v; v++)
+			push_string(&state, WJB_ELEM, (char *) *v);
+		pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	}
+	if (!any)
+		return NULL;
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/*
+ * signicat.operations(): the catalog compiled into the library, as rows:
+ * where each operation is sent now (corrections applied), where the
+ * catalog says, whether that is confirmed by a public source, and the
+ * values its parameters are known to take.
+ */
 Datum
 signicat_operations_list(PG_FUNCTION_ARGS)
 {
@@ -1207,18 +1191,34 @@ signicat_operations_list(PG_FUNCTION_ARGS)
 	static const char *const body_kinds[] = {"none", "json", "multipart"};
 
 	InitMaterializedSRF(fcinfo, 0);
+	/*
+	 * 0.2.0 declared the first six columns only: until ALTER EXTENSION
+	 * UPDATE, a tuple of the declared columns is formed from the first ones.
+	 */
+	if (rsinfo->setDesc->natts > 12)
+		elog(ERROR, "signicat.operations() declares more columns than the library returns");
 	for (int i = 0; i < signicat_noperations; i++)
 	{
 		const SignicatOperation *op = &signicat_operations[i];
-		Datum		values[6];
-		bool		nulls[6] = {false};
+		SignicatRoute route;
+		Jsonb	   *known = known_values(op);
+		Datum		values[12];
+		bool		nulls[12] = {false};
 
+		signicat_route(op, &route);
 		values[0] = CStringGetTextDatum(op->id);
 		values[1] = CStringGetTextDatum(op->api);
-		values[2] = CStringGetTextDatum(op->method);
-		values[3] = CStringGetTextDatum(op->path);
+		values[2] = CStringGetTextDatum(route.method);
+		values[3] = CStringGetTextDatum(route.path);
 		values[4] = CStringGetTextDatum(body_kinds[op->body]);
-		values[5] = BoolGetDatum(op->idempotent);
+		values[5] = BoolGetDatum(route.idempotent);
+		values[6] = BoolGetDatum(route.corrected);
+		values[7] = CStringGetTextDatum(op->method);
+		values[8] = CStringGetTextDatum(op->path);
+		values[9] = CStringGetTextDatum(op->confirmed ? "confirmed" : "inferred");
+		values[10] = CStringGetTextDatum(op->source);
+		values[11] = known ? JsonbPGetDatum(known) : (Datum) 0;
+		nulls[11] = known == NULL;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

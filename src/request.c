@@ -68,17 +68,17 @@ signicat_expand_path(const char *template,
 {
 	const char *names[16] = {NULL};
 	const char *values[16] = {NULL};
+	List	   *params = signicat_path_parameters(template);
 	int			n = 0;
 	char	   *path;
 	char	   *result;
+	ListCell   *lc;
 
-	for (const char *p = strchr(template, '{'); p; p = strchr(p + 1, '{'))
+	if (list_length(params) > (int) lengthof(names))
+		elog(ERROR, "invalid path template \"%s\"", template);
+	foreach(lc, params)
 	{
-		const char *end = strchr(p, '}');
-
-		if (end == NULL || n == lengthof(names))
-			elog(ERROR, "invalid path template \"%s\"", template);
-		names[n] = pnstrdup(p + 1, end - p - 1);
+		names[n] = lfirst(lc);
 		values[n] = value_of(names[n], arg);
 		n++;
 	}
@@ -90,6 +90,88 @@ signicat_expand_path(const char *template,
 	result = pstrdup(path);
 	free(path);
 	return result;
+}
+
+/*
+ * The {name} placeholders of a path template, in order (a List of names).
+ */
+List *
+signicat_path_parameters(const char *template)
+{
+	List	   *names = NIL;
+
+	for (const char *p = strchr(template, '{'); p; p = strchr(p + 1, '{'))
+	{
+		const char *end = strchr(p, '}');
+
+		if (end == NULL)
+			elog(ERROR, "invalid path template \"%s\"", template);
+		names = lappend(names, pnstrdup(p + 1, end - p - 1));
+	}
+	return names;
+}
+
+/*
+ * Refuse an API path that could leave its API or needs escaping: it starts
+ * with "/", has no empty, "." or ".." segment, and only characters allowed
+ * unescaped in a path.  A template (a correction) may also have whole
+ * segments "{name}", name being letters, digits and "_".  what names the
+ * value in the messages.
+ */
+void
+signicat_check_path(const char *path, bool template, const char *what)
+{
+	const char *seg;
+
+	if (path[0] != '/')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must start with \"/\"", what)));
+	for (seg = path + 1;; seg = strchr(seg, '/') + 1)
+	{
+		size_t		len = strcspn(seg, "/");
+
+		if ((len == 0 && seg[0] == '/') || (len == 1 && seg[0] == '.') ||
+			(len == 2 && seg[0] == '.' && seg[1] == '.'))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain empty, \".\" or \"..\" segments", what)));
+		if (template && len >= 3 && seg[0] == '{' && seg[len - 1] == '}')
+		{
+			for (size_t i = 1; i < len - 1; i++)
+				if (!(isalnum((unsigned char) seg[i]) || seg[i] == '_'))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("%s has a parameter name that is not letters, digits and \"_\": \"%.*s\"",
+									what, (int) len, seg)));
+		}
+		else
+		{
+			for (size_t i = 0; i < len; i++)
+				if (!(isalnum((unsigned char) seg[i]) || strchr("-._~!$&'()*+,;=:@%", seg[i])))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("%s contains a character that is not allowed: \"%c\"", what, seg[i]),
+							 template ? errhint("A parameter is a whole segment: /{name}/.")
+							 : errhint("Escape values in the path, and give query parameters in the query argument.")));
+		}
+		if (seg[len] == '\0')
+			break;
+	}
+}
+
+/* Refuse an HTTP method other than those Signicat's APIs use. */
+void
+signicat_check_method(const char *method, const char *what)
+{
+	static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+
+	for (size_t i = 0; i < lengthof(methods); i++)
+		if (strcmp(methods[i], method) == 0)
+			return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s must be GET, POST, PUT, PATCH or DELETE, not \"%s\"", what, method)));
 }
 
 /*

@@ -98,6 +98,7 @@ _PG_init(void)
 	signicat_request_init();
 	signicat_watch_init();
 	signicat_worker_init();
+	signicat_corrections_init();
 
 	MarkGUCPrefixReserved("signicat");
 

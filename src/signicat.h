@@ -59,7 +59,7 @@ typedef struct SignicatParam
 	const char *name;			/* wire name, e.g. "dossierId" */
 	SignicatParamIn in;
 	bool		required;
-	const char *const *allowed; /* NULL-terminated enum values, or NULL */
+	const char *const *allowed; /* NULL-terminated known values, or NULL (not a limit) */
 } SignicatParam;
 
 /* a 2xx status in SignicatOperation.empty_answers */
@@ -80,6 +80,8 @@ typedef struct SignicatOperation
 	bool		returns_list;	/* answers a list (else one object) */
 	bool		paged;			/* offset/limit paging */
 	uint32		empty_answers;	/* SIGNICAT_EMPTY(s): status s is documented without a body */
+	bool		confirmed;		/* method and path shown by a public source (else inferred) */
+	const char *source;			/* where they come from, or why they are inferred */
 	int			nparams;
 	const SignicatParam *params;
 } SignicatOperation;
@@ -90,8 +92,26 @@ extern const int signicat_noperations;
 extern const SignicatOperation *signicat_find_operation(const char *id);
 extern const SignicatParam *signicat_find_param(const SignicatOperation *op,
 												const char *name);
-extern void signicat_check_allowed(const SignicatParam *param,
-								   const char *argname, const char *value);
+
+/* ---------- corrections.c: run-time corrections of method and path ---------- */
+
+/*
+ * Where an operation is sent: the catalog's method and path, or the
+ * correction an admin made in signicat.operation_corrections.  The strings
+ * are the catalog's own or palloc'd in the caller's memory context.
+ */
+typedef struct SignicatRoute
+{
+	const char *method;
+	const char *path;			/* template with {param} placeholders */
+	bool		idempotent;		/* GET, PUT, DELETE: retried after a failure */
+	bool		corrected;
+} SignicatRoute;
+
+extern void signicat_corrections_init(void);
+extern void signicat_corrections_refresh(void);
+
+extern void signicat_route(const SignicatOperation *op, SignicatRoute *route);
 
 /* ---------- settings: each defined by its module's XxxInit (http.c, auth.c, request.c) ---------- */
 
@@ -325,6 +345,9 @@ typedef struct SignicatCall
 
 extern void signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp);
 extern char *signicat_api_url(const char *path, const char *query);
+extern List *signicat_path_parameters(const char *template);
+extern void signicat_check_path(const char *path, bool template, const char *what);
+extern void signicat_check_method(const char *method, const char *what);
 extern void signicat_append_query(StringInfo query, const char *name, const char *value);
 extern char *signicat_expand_path(const char *template,
 								  const char *(*value_of) (const char *name, void *arg),

@@ -801,6 +801,8 @@ claim(void)
 	values[2] = Int32GetDatum(Max(0, suspect_share() - suspects_flying));
 	exec_plan(plans.claim, values, NULL, SPI_OK_UPDATE_RETURNING);
 	n = (int) SPI_processed;
+	/* prepare_requests, after this transaction, sends to the corrected paths */
+	signicat_corrections_refresh();
 	nqueue = queue_next = 0;
 	if (n == 0)
 		return 0;
@@ -1254,9 +1256,13 @@ prepare_requests(void)
 	for (int i = 0; i < nqueue; i++)
 	{
 		Flight	   *f = queue[i];
+		SignicatRoute route;
+
 		f->op = signicat_find_operation(f->item.kind->poll_op);
-		f->poll.req.method = f->op->method;
-		f->poll.req.url = signicat_api_url(signicat_expand_path(f->op->path, path_value, &f->item),
+		/* the correction loaded by the claim's transaction, if any */
+		signicat_route(f->op, &route);
+		f->poll.req.method = route.method;
+		f->poll.req.url = signicat_api_url(signicat_expand_path(route.path, path_value, &f->item),
 										   NULL);
 		f->poll.req.accept = f->op->accept;
 		f->poll.req.bearer = batch->token;

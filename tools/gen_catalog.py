@@ -137,6 +137,13 @@ def main():
                             returns_list = True
             if "application/json" not in accept:
                 accept.append("application/json")  # problem details
+            # x-source: "confirmed: <where>" or "inferred: <why>", shown by signicat.operations()
+            source = op.get("x-source", "")
+            mark = source.split(":", 1)[0]
+            if mark not in ("confirmed", "inferred"):
+                sys.exit("%s: x-source must begin with confirmed: or inferred:" % oid)
+            confirmed = mark == "confirmed"
+            source = source.split(":", 1)[1].strip()
             names = {p[0] for p in params}
             paged = "offset" in names and "limit" in names
             ops.append(dict(id=oid, api=api, method=method.upper(), path=path,
@@ -145,7 +152,7 @@ def main():
                             accept=", ".join(accept), envelope=envelope,
                             list_member=list_member, returns_list=returns_list,
                             paged=paged, params=params, empty=empty,
-                            source=op.get("x-source", "")))
+                            source=source, confirmed=confirmed))
     ops.sort(key=lambda o: o["id"])
     ins = {"path": "SIGNICAT_IN_PATH", "query": "SIGNICAT_IN_QUERY",
            "body": "SIGNICAT_IN_BODY", "header": "SIGNICAT_IN_HEADER"}
@@ -185,6 +192,7 @@ def main():
         w("\t\t.envelope = %s, .list_member = %s, .returns_list = %s, .paged = %s," % (
             c_str(o["envelope"]), c_str(o["list_member"]),
             "true" if o["returns_list"] else "false", "true" if o["paged"] else "false"))
+        w("\t\t.confirmed = %s, .source = %s," % ("true" if o["confirmed"] else "false", c_str(o["source"])))
         w("\t\t.empty_answers = %s," % (" | ".join("SIGNICAT_EMPTY(%d)" % c for c in o["empty"]) or "0"))
         w("\t\t.nparams = %d, .params = %s" % (len(o["params"]), ("%s_params" % o["id"]) if o["params"] else "NULL"))
         w("\t},")

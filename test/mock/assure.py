@@ -1,8 +1,8 @@
 """Assure API of the Signicat mock: routes, in-memory state and process status progression.
 
 This module owns the ``/assure`` routes (dossiers, user data, dossier files, processes, process
-images/video/result, process list, watermark, redact, document types, matching and capture
-configurations, perform matching, start capture flow), their state (:class:`AssureState`,
+images/video/result/raw result, process list, watermark, redact, document types, matching and
+capture configurations, perform matching, start capture flow), their state (:class:`AssureState`,
 cleared by ``POST /__mock/reset``), the Assure config options of ``/__mock/config``
 (``final_status``, ``process_polls_until_final``, ``process_list_format``) and the control route
 ``POST /__mock/seed-processes``.  Operation ids are the catalog's (endpoints.md).
@@ -12,7 +12,9 @@ verification -> final after ``process_polls_until_final`` GETs of the process (t
 is ``mock-final=<status>`` from the dossier's externalReference, else config ``final_status``).
 Fail process moves a pending process to ``failed``.  Start capture flow creates a process that
 is already ``processing``.  A process's ``finalResult`` is taken from the dossier's user data (else
-sample values) when the process becomes final, and kept from then on.
+sample values) when the process becomes final, and kept from then on.  Get raw result counts as a
+GET of the process, like Get process; it answers 204 until the process has a result, then a
+free-form provider answer derived from that result.
 
 Watermark and redact mark the image bytes instead of changing pixels: watermark appends
 ``WATERMARK:<title>``, redact appends ``REDACTED``.  Perform matching compares two data nodes
@@ -77,6 +79,9 @@ USER_DATA_STRINGS = ("firstName", "lastName", "gender", "nationality", "dateOfBi
 VIDEO_BYTES = (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
                b"\x00\x00\x00\x08free\x00\x00\x00\x08mdat")
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
+# Get raw result: non-ASCII text in the provider's free-form answer.
+RAW_NATIONAL_NAME = "Ærlig Øst"
+RAW_ISSUING_AUTHORITY = "Politiet i Øst-Finnmark – passkontoret"
 DATA_URL_RE = re.compile(r"^data:(image/png|image/jpeg);base64,(.*)$", re.DOTALL)
 INT_RE = re.compile(r"^-?\d+$")
 
@@ -735,6 +740,35 @@ def get_process_video(req: Request) -> Response:
     return Response.raw(VIDEO_BYTES, "video/mp4")
 
 
+def raw_result(d: Dossier, p: Process) -> dict:
+    """Get raw result answer: a free-form object standing for the provider's own answer,
+    deterministic per process (derived from its finalResult, fixed once final).  It holds
+    nested objects, an array, a number, booleans, a null and non-ASCII text, so that a client
+    proves it passes the document through untouched."""
+    result = final_result(d, p)
+    accepted = p.status == "accepted"
+    return {
+        "provider": p.provider,
+        "processId": p.process_id,
+        "status": p.status,
+        "raw": {
+            "documentNumber": result["documentNumber"],
+            "documentType": result["documentType"],
+            "issuingCountry": result["issuingCountry"],
+            "chipVerified": accepted,
+            "holder": {"givenNames": result["firstName"], "surname": result["lastName"],
+                       "dateOfBirth": result["dateOfBirth"],
+                       "nameInNationalCharacters": RAW_NATIONAL_NAME},
+            "issuingAuthority": RAW_ISSUING_AUTHORITY,
+            "checks": [{"name": "documentAuthenticity", "passed": accepted},
+                       {"name": "faceMatch", "passed": accepted,
+                        "score": 0.97 if accepted else 0.41}],
+            "expiryDate": None,
+            "providerSpecific": provider_specific(p),
+        },
+    }
+
+
 def result_zip(dossier: Dossier, process: Process, include_timestamps: bool) -> bytes:
     """Deterministic zip: process.json, the images, optionally timestamps.json."""
     files = [("process.json", json.dumps(process_json(dossier, process), indent=2,
@@ -756,6 +790,16 @@ def result_zip(dossier: Dossier, process: Process, include_timestamps: bool) -> 
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
     return buffer.getvalue()
+
+
+@API.route("GET", "/assure/dossiers/{dossierId}/processes/{processId}/raw",
+           "assure_get_process_raw_result")
+def get_process_raw_result(req: Request) -> Response:
+    dossier, process = load_process(req)
+    count_poll(req, dossier, process)  # a GET of the process, as Get process counts it
+    if process.status not in RESULT_STATUSES:
+        return Response.empty(204)
+    return Response.json(raw_result(dossier, process))
 
 
 @API.route("GET", "/assure/dossiers/{dossierId}/processes/{processId}/download",

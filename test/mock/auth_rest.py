@@ -2,15 +2,17 @@
 
 This module owns the ``/auth/rest`` routes (create, get and cancel a session), their state
 (:class:`AuthRestState`, cleared by ``POST /__mock/reset``) and the config options
-``auth_final_status`` and ``auth_polls_until_final`` of ``/__mock/config``.  Operation ids are
-the catalog's (endpoints.md).
+``auth_final_status``, ``auth_polls_until_final`` and ``auth_waiting_status`` of
+``/__mock/config``.  Operation ids are the catalog's (endpoints.md).
 
 Session life cycle in the mock: ``CREATED`` after Create session -> final after
-``auth_polls_until_final`` GETs of the session.  The final status is ``mock-final=<STATUS>``
-(SUCCESS, ERROR or ABORT) from the session's externalReference, else config
-``auth_final_status``.  A SUCCESS session gets ``subject`` (from prefilledInput, else the seed's
-sample person), an ERROR session gets ``error``.  Cancel moves a CREATED session to
-``CANCELLED``; any other status answers 409.
+``auth_polls_until_final`` GETs of the session; the GETs before that one show config
+``auth_waiting_status`` when it is set (e.g. ``WAITING_FOR_USER``, or an invented status), else
+``CREATED``.  The final status is ``mock-final=<STATUS>`` (SUCCESS, ERROR or ABORT) from the
+session's externalReference, else config ``auth_final_status``.  Every session has a
+``statusUrl``; a SUCCESS session gets ``subject`` (from prefilledInput, else the seed's sample
+person) and ``loa``, an ERROR session gets ``error``.  Cancel moves a session that is not final
+(CREATED or waiting) to ``CANCELLED``; a final or cancelled one answers 409.
 
 Ids, JSON bodies, lookups (404), the config checks and the status progression
 (``target_status``, ``poll_makes_final``) use the helpers for API modules of signicat_mock.
@@ -36,7 +38,6 @@ from signicat_mock import Api, ApiError, Request, Response, body_object, check_n
 FLOWS = ("redirect", "headless", "embedded")
 LOAS = ("low", "substantial", "high")
 FINAL_STATUSES = ("SUCCESS", "ERROR", "ABORT")
-TERMINAL_STATUSES = FINAL_STATUSES + ("CANCELLED",)
 PREFILLED_FIELDS = ("nin", "mobile", "email", "userName", "dateOfBirth", "deviceId", "firstName",
                     "lastName", "bankAccountNumber")
 CALLBACK_FIELDS = ("success", "abort", "error")
@@ -51,6 +52,9 @@ STRING_FIELDS = {"returnUrl": None, "themeId": 10, "externalReference": 100,
 
 DEFAULT_ACCOUNT_ID = "a-spge-mock"
 AUTHENTICATION_URL = "https://mock.signicat/auth/"
+# statusUrl of a session (Signicat .NET SDK AuthenticationSession): the Get session URL.
+STATUS_URL = "https://api.signicat.com/auth/rest/sessions/"
+DEFAULT_LOA = "substantial"   # loa of a SUCCESS session that did not ask for one
 DEFAULT_LIFETIME = 1200
 MIN_LIFETIME = 300
 MAX_TAGS = 100
@@ -68,6 +72,7 @@ MOCK_ERROR = {"title": "Authentication failed",
               "code": "authentication_failed"}
 
 LANGUAGE_RE = re.compile(r"^[A-Za-z]{2}$")
+WAITING_STATUS_RE = re.compile(r"[A-Za-z_]{1,64}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,7 +84,8 @@ class Session:
     doc: dict                       # the AuthSession answer
     target: str                     # the final status it reaches
     prefilled: dict = field(default_factory=dict)
-    polls: int = 0                  # GETs while CREATED
+    polls: int = 0                  # GETs while not final
+    settled: bool = False           # final (SUCCESS, ERROR, ABORT) or CANCELLED
 
 
 class AuthRestState:
@@ -96,7 +102,19 @@ API = Api("auth_rest", state_factory=AuthRestState)
 API.config_option("auth_final_status", "SUCCESS", check_one_of(FINAL_STATUSES),
                   "final status of sessions (unless mock-final=... in externalReference)")
 API.config_option("auth_polls_until_final", 2, check_nonneg_int,
-                  "GETs of a CREATED session until it is final (the Nth GET shows it final)")
+                  "GETs of a not-final session until it is final (the Nth GET shows it final)")
+
+
+def check_waiting_status(value: Any) -> str:
+    """Config check of ``auth_waiting_status``: "" or 1..64 characters of [A-Za-z_]."""
+    if not isinstance(value, str) or not (value == "" or WAITING_STATUS_RE.fullmatch(value)):
+        raise ValueError("must be a string of 1 to 64 characters from A-Z, a-z and _, or ''")
+    return value
+
+
+API.config_option("auth_waiting_status", "", check_waiting_status,
+                  "status shown by the GETs of a session before the one that makes it final "
+                  "('' keeps CREATED)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,12 +228,14 @@ def subject_json(session: Session) -> dict:
 
 
 def finish(session: Session, status: str) -> None:
-    """Move a CREATED session to ``status`` and fill what that status carries."""
+    """Move a session that is not final to ``status`` and fill what that status carries."""
     doc = session.doc
     doc["status"] = status
+    session.settled = True
     if status == "SUCCESS":
         doc["provider"] = (doc.get("allowedProviders") or [SAMPLE_PROVIDER])[0]
         doc["subject"] = subject_json(session)
+        doc["loa"] = doc.get("requestedLoa") or DEFAULT_LOA
     elif status == "ERROR":
         doc["error"] = dict(MOCK_ERROR)
     elif status == "ABORT":
@@ -223,11 +243,14 @@ def finish(session: Session, status: str) -> None:
 
 
 def count_poll(req: Request, session: Session) -> None:
-    """One GET of a CREATED session; the Nth one makes it final."""
-    if session.doc["status"] != "CREATED":
+    """One GET of a session that is not final (CREATED or the waiting status); the Nth one
+    makes it final, the ones before show config ``auth_waiting_status`` (when set)."""
+    if session.settled:
         return
     if poll_makes_final(req, session, "auth_polls_until_final"):
         finish(session, session.target)
+    else:
+        session.doc["status"] = req.config["auth_waiting_status"] or "CREATED"
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,6 +272,7 @@ def create_session(req: Request) -> Response:
     if body["flow"] in ("redirect", "embedded"):
         doc["authenticationUrl"] = AUTHENTICATION_URL + session_id
     doc["status"] = "CREATED"
+    doc["statusUrl"] = STATUS_URL + session_id
     if body["flow"] == "headless":
         doc["idpData"] = {"autoStartToken": new_id()}
     doc["messageTransportProperties"] = {"messageLevelEncryption": "NOT_REQUIRED",
@@ -280,8 +304,9 @@ def get_session(req: Request) -> Response:
 @API.route("POST", "/auth/rest/sessions/{id}/cancel", "auth_cancel_session")
 def cancel_session(req: Request) -> Response:
     session = load_session(req)
-    if session.doc["status"] in TERMINAL_STATUSES:
+    if session.settled:
         raise ApiError(409, "The session is already final (status: %s)."
                        % session.doc["status"])
     session.doc["status"] = "CANCELLED"
+    session.settled = True
     return Response.json(session.doc)

@@ -357,11 +357,14 @@ def signing_certificates(account_id: str) -> list:
     return out
 
 
-def new_e2e_key(req: Request, name: str, description: Optional[str]) -> dict:
+def new_e2e_key(req: Request, name: str, description: Optional[str],
+                algorithm: Optional[str] = None) -> dict:
     public_key = b"\x04" + secrets.token_bytes(64)   # an uncompressed EC point's shape
     key: dict[str, Any] = {"id": mock_key_id(), "name": name}
     if description is not None:
         key["description"] = description
+    if algorithm is not None:
+        key["algorithm"] = algorithm
     key.update({"createdBy": ADMIN_ID, "created": rfc3339(req.now()),
                 "sha256Fingerprint": fingerprint(public_key),
                 "publicKey": base64.b64encode(public_key).decode("ascii"), "state": "ENABLED"})
@@ -562,10 +565,14 @@ def create_e2e_key(req: Request, account: Account) -> Response:
     body = body_object(req, required=True)
     name = required_strings(body, ("name",))["name"]
     description = optional_string(body, "description")
+    # ``algorithm``: optional, any non-empty string (the allowed values are not public)
+    algorithm = optional_string(body, "algorithm")
+    if algorithm == "":
+        raise validation_error({"algorithm": ["Must be a non-empty string."]})
     if len(account.e2e_keys) >= MAX_LIST_ITEMS:
         raise ApiError(400, "An account has at most %d E2E keys; delete one first."
                        % MAX_LIST_ITEMS)
-    key = new_e2e_key(req, name, description)
+    key = new_e2e_key(req, name, description, algorithm)
     account.e2e_keys[key["id"]] = key
     return Response.json(key, 201)
 

@@ -76,7 +76,11 @@ def _is_int(value: Any) -> bool:
 
 
 def validate_start(body: dict, errors: dict) -> None:
-    """Record in ``errors`` the invalid provider / videoidProviderOptions of a start body."""
+    """Record in ``errors`` the invalid provider / videoidProviderOptions of a start body.
+
+    ``provider`` is any string, not an enum: Signicat's release note names ``videoid`` and
+    ``readid``, the seed's sample says ``signicatvideoid``, and Signicat may add providers.
+    ``videoidProviderOptions`` is checked (and accepted) whatever the provider."""
     provider = body.get("provider")
     if provider is not None and not isinstance(provider, str):
         errors["provider"] = ["Must be a string."]

@@ -13,11 +13,13 @@ This file owns everything that is not specific to one Signicat API:
   checks :func:`check_nonneg_int` and :func:`check_one_of`, and the status progression helpers
   :func:`target_status` (``mock-final=<status>`` in a reference, else a config key) and
   :func:`poll_makes_final` (the Nth GET shows a resource final);
-* routing (the most literal template wins, so ``/x/all`` beats ``/x/{id}``);
+* routing (the most literal template wins, so ``/x/all`` beats ``/x/{id}``), and moved routes
+  (``POST /__mock/moves``: an operation served only at another method + path template);
 * the OAuth 2.0 client-credentials token endpoint ``POST /auth/open/connect/token`` and the
   bearer check in front of every API route;
 * RFC 7807 problem details for every API error;
-* the control interface under ``/__mock/`` (reset, tokens, request log, config, faults, health);
+* the control interface under ``/__mock/`` (reset, tokens, request log, config, faults, moves,
+  health);
 * fault injection (error answers, delays, hangs, dropped/truncated/malformed/oversized/dripped
   answers) and the request log (credentials redacted).
 
@@ -679,6 +681,68 @@ class FaultBook:
 
 
 # --------------------------------------------------------------------------------------------
+# Moved routes: an operation served at another method + path template (POST /__mock/moves)
+# --------------------------------------------------------------------------------------------
+
+MOVE_FIELDS = ("operation", "method", "path")
+MOVE_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+
+
+def template_params(template: str) -> list[str]:
+    """The ``{param}`` names of a path template, in order."""
+    return Route._PARAM.findall(template)
+
+
+def moved_route(spec: Any, routes: list[Route]) -> Route:
+    """The Route serving ``spec["operation"]`` at ``spec["path"]`` (and ``spec["method"]``,
+    default the operation's own); 400 naming the field when the spec is invalid."""
+    if not isinstance(spec, dict):
+        raise validation_error({"$": ["A move is a JSON object {operation, method, path}."]})
+    errors = {name: ["Unknown move field; known: %s." % ", ".join(MOVE_FIELDS)]
+              for name in spec if name not in MOVE_FIELDS}
+    operation = spec.get("operation")
+    original = next((r for r in routes if r.kind != "control"
+                     and r.operation_id == operation), None)
+    if operation is None:
+        errors["operation"] = ["Required: an operationId (or 'token')."]
+    elif original is None:
+        errors["operation"] = ["Unknown operation %r." % (operation,)]
+    method = spec.get("method")
+    if method is not None and (not isinstance(method, str)
+                               or method.upper() not in MOVE_METHODS):
+        errors["method"] = ["One of %s." % ", ".join(MOVE_METHODS)]
+    template = spec.get("path")
+    if not isinstance(template, str) or not template.startswith("/"):
+        errors["path"] = ["Required: a path template starting with '/'."]
+    elif template.startswith(CONTROL_PREFIX) or template.rstrip("/") == CONTROL_PREFIX[:-1]:
+        errors["path"] = ["A route cannot move under %s." % CONTROL_PREFIX]
+    elif "?" in template or "#" in template:
+        errors["path"] = ["A path template has no query or fragment."]
+    elif original is not None:
+        names = template_params(template)
+        wanted = template_params(original.template)
+        if len(set(names)) != len(names):
+            errors["path"] = ["A parameter appears twice in %r." % template]
+        elif set(names) != set(wanted):
+            errors["path"] = ["The template must have the parameters of %s, {%s}; it has {%s}."
+                              % (original.template, "}, {".join(wanted) if wanted else "",
+                                 "}, {".join(names) if names else "")]
+    if errors:
+        raise validation_error(errors)
+    assert original is not None
+    try:
+        return Route(original.api, (method or original.method).upper(), template,
+                     original.operation_id, original.handler, original.kind,
+                     original.body_types)
+    except (ValueError, re.error) as exc:
+        raise validation_error({"path": [str(exc)]}) from None
+
+
+def move_json(route: Route) -> dict:
+    return {"operation": route.operation_id, "method": route.method, "path": route.template}
+
+
+# --------------------------------------------------------------------------------------------
 # The mock server (state shared by all connections)
 # --------------------------------------------------------------------------------------------
 
@@ -710,10 +774,14 @@ class MockServer:
             "lifetime (s) of tokens issued from now on")
         self.config = {}
         self.reset_config()
+        # The declared routes (the catalog's), most literal first.  ``find_route`` serves
+        # ``self.serving``: these, with the routes moved by ``POST /__mock/moves`` replaced.
         self.routes = sorted((r for api in self.apis for r in api.routes),
                              key=lambda r: r.specificity)
         self.operations = {r.operation_id for r in self.routes if r.kind != "control"}
         self.operations.add("unknown")
+        self.moves: dict[str, Route] = {}   # operation id -> its moved route, in move order
+        self.serving: list[Route] = list(self.routes)
 
     # -- state ------------------------------------------------------------------------------
 
@@ -729,6 +797,7 @@ class MockServer:
             self.log.clear()
             self.log_seq = 0
             self.faults.clear()
+            self.clear_moves()
             self.tokens.issued = 0
             self.reset_config()
             self.release_waiters()
@@ -746,12 +815,38 @@ class MockServer:
         return self._release
 
     def find_route(self, method: str, path: str) -> tuple[Optional[Route], dict]:
-        for route in self.routes:
+        for route in self.serving:
             if route.method == method:
                 params = route.match(path)
                 if params is not None:
                     return route, params
         return None, {}
+
+    # -- moved routes (POST /__mock/moves) ----------------------------------------------------
+
+    def move_route(self, spec: Any, dry_run: bool = False) -> dict:
+        """Serve one operation only at another method + path template (see :func:`moved_route`);
+        answers the move as listed by ``GET /__mock/moves``."""
+        route = moved_route(spec, self.routes)
+        if not dry_run:
+            self.moves.pop(route.operation_id, None)
+            self.moves[route.operation_id] = route
+            self._rebuild_serving()
+        return move_json(route)
+
+    def clear_moves(self) -> None:
+        self.moves.clear()
+        self._rebuild_serving()
+
+    def move_listing(self) -> list:
+        return [move_json(route) for route in self.moves.values()]
+
+    def _rebuild_serving(self) -> None:
+        """The routes ``find_route`` tries: the declared ones with moved ones replaced, most
+        literal first; a moved route comes before a declared route of equal specificity."""
+        moved = list(self.moves.values())
+        kept = [r for r in self.routes if r.kind == "control" or r.operation_id not in self.moves]
+        self.serving = sorted(moved + kept, key=lambda r: r.specificity)
 
     def record(self, req: Request) -> None:
         """Append a request to the log (credentials and tokens redacted)."""
@@ -1043,6 +1138,28 @@ def control_add_faults(req: Request) -> Response:
 @CORE_API.control_route("DELETE", "/__mock/faults")
 def control_clear_faults(req: Request) -> Response:
     req.server.faults.clear()
+    return Response.json({"ok": True})
+
+
+@CORE_API.control_route("GET", "/__mock/moves")
+def control_list_moves(req: Request) -> Response:
+    return Response.json(req.server.move_listing())
+
+
+@CORE_API.control_route("POST", "/__mock/moves")
+def control_add_moves(req: Request) -> Response:
+    spec = req.json()
+    specs = spec if isinstance(spec, list) else [spec]
+    server = req.server
+    for one in specs:   # validate every move before applying any of them
+        server.move_route(one, dry_run=True)
+    moved = [server.move_route(one) for one in specs]
+    return Response.json(moved if isinstance(spec, list) else moved[0], 201)
+
+
+@CORE_API.control_route("DELETE", "/__mock/moves")
+def control_clear_moves(req: Request) -> Response:
+    req.server.clear_moves()
     return Response.json({"ok": True})
 
 

@@ -1025,6 +1025,156 @@ class ControlTests(MockCase):
 
 
 # ============================================================================================
+# Moved routes (/__mock/moves)
+# ============================================================================================
+
+class MoveTests(MockCase):
+
+    def move(self, **spec: Any) -> Answer:
+        return self.call("POST", "/__mock/moves", spec, token=False)
+
+    def test_moved_route_serves_only_at_the_new_path(self) -> None:
+        dossier = self.new_dossier("moved")
+        answer = self.move(operation="assure_get_dossier", path="/assure/v2/dossier/{dossierId}")
+        self.assertEqual(answer.status, 201, answer)
+        self.assertEqual(answer.json(), {"operation": "assure_get_dossier", "method": "GET",
+                                         "path": "/assure/v2/dossier/{dossierId}"})
+        self.control("DELETE", "requests")
+        new_path = "/assure/v2/dossier/%s" % dossier.upper()
+        doc = self.call("GET", new_path).json()
+        self.assertEqual((doc["dossierId"], doc["externalReference"]), (dossier, "moved"))
+        old = self.assertProblem(self.call("GET", "/assure/dossiers/" + dossier), 404)
+        self.assertEqual(old["detail"], "No route for GET /assure/dossiers/%s." % dossier)
+        self.assertProblem(self.call("GET", "/assure/v2/dossier/%s" % dossier, token=False), 401)
+        log = self.control("GET", "requests")
+        self.assertEqual([(e["operation"], e["path"]) for e in log],
+                         [("assure_get_dossier", new_path),
+                          ("unknown", "/assure/dossiers/" + dossier),
+                          ("assure_get_dossier", "/assure/v2/dossier/" + dossier)])
+        raw_path = "/assure/v2/dossier/%s%%%02X" % (dossier[:-1], ord(dossier[-1]))
+        encoded = self.call("GET", raw_path)
+        self.assertEqual(encoded.status, 200, encoded)
+        entry = self.control("GET", "requests")[-1]
+        self.assertEqual((entry["operation"], entry["path"], entry["raw_path"]),
+                         ("assure_get_dossier", "/assure/v2/dossier/" + dossier, raw_path))
+        # the other routes are untouched
+        self.assertEqual(self.call("GET", "/assure/dossiers").status, 200)
+
+    def test_method_change_and_other_routes_matching_the_old_path(self) -> None:
+        self.assertEqual(self.move(operation="assure_create_dossier", method="put",
+                                   path="/assure/create-dossier").json()["method"], "PUT")
+        created = self.call("PUT", "/assure/create-dossier", {"externalReference": "r"})
+        self.assertEqual(created.status, 201, created)
+        self.assertProblem(self.call("POST", "/assure/dossiers", {}), 404)
+        self.assertProblem(self.call("POST", "/assure/create-dossier", {}), 404)
+        self.assertEqual(len(self.call("GET", "/assure/dossiers").json()), 1)
+        # DELETE /assure/dossiers/all moved: its old path now reaches DELETE .../{dossierId}
+        self.move(operation="assure_delete_all_dossiers", path="/assure/purge")
+        self.assertProblem(self.call("DELETE", "/assure/dossiers/all"), 400, "dossierId")
+        self.assertEmpty(self.call("DELETE", "/assure/purge"), 204)
+        self.assertEqual(self.call("GET", "/assure/dossiers").json(), [])
+
+    def test_moved_route_wins_over_an_equally_literal_one(self) -> None:
+        dossier = self.new_dossier()
+        self.assertEmpty(self.call("POST", "/assure/dossiers/%s/userdata" % dossier,
+                                   {"userData": {"firstName": "Ada"}}), 201)
+        self.move(operation="assure_get_user_data", path="/assure/dossiers/{dossierId}/files")
+        doc = self.call("GET", "/assure/dossiers/%s/files" % dossier).json()
+        self.assertEqual(doc["userData"], {"firstName": "Ada"})
+        self.assertProblem(self.call("GET", "/assure/dossiers/%s/userdata" % dossier), 404)
+        # the more literal template still wins: /assure/dossiers/all over the moved route
+        self.move(operation="assure_get_dossier", path="/assure/{dossierId}")
+        self.assertEqual(self.call("GET", "/assure/dossiers").status, 200)
+        self.assertEqual(self.call("GET", "/assure/" + dossier).json()["dossierId"], dossier)
+
+    def test_faults_follow_the_operation(self) -> None:
+        self.move(operation="assure_list_dossiers", path="/list")
+        self.call("POST", "/__mock/faults", {"operation": "assure_list_dossiers",
+                                             "status": 503, "count": 1}, token=False)
+        self.assertProblem(self.call("GET", "/list"), 503)
+        self.assertEqual(self.call("GET", "/list").status, 200)
+        self.call("POST", "/__mock/faults", {"operation": "assure_list_dossiers",
+                                             "path_contains": "/list", "status": 502},
+                  token=False)
+        self.assertProblem(self.call("GET", "/list"), 502)
+
+    def test_token_endpoint_can_move(self) -> None:
+        self.move(operation="token", path="/oauth2/token")
+        self.assertEqual(self.token_request({"grant_type": "client_credentials"}).status, 404)
+        answer = self.call("POST", "/oauth2/token", "grant_type=client_credentials",
+                           {"Content-Type": "application/x-www-form-urlencoded",
+                            "Authorization": "Basic " + base64.b64encode(
+                                b"test-client:test-secret").decode()}, token=False)
+        self.assertEqual(answer.status, 200, answer)
+        self.assertEqual(self.control("GET", "requests")[-1]["operation"], "token")
+
+    def test_list_replace_clear_and_reset(self) -> None:
+        self.assertEqual(self.control("GET", "moves"), [])
+        both = self.call("POST", "/__mock/moves", [
+            {"operation": "assure_get_dossier", "path": "/a/{dossierId}"},
+            {"operation": "assure_list_dossiers", "method": "POST", "path": "/b"}],
+            token=False)
+        self.assertEqual(both.status, 201, both)
+        self.assertEqual(len(both.json()), 2)
+        self.move(operation="assure_get_dossier", path="/c/{dossierId}")  # replaces
+        self.assertEqual(self.control("GET", "moves"),
+                         [{"operation": "assure_list_dossiers", "method": "POST", "path": "/b"},
+                          {"operation": "assure_get_dossier", "method": "GET",
+                           "path": "/c/{dossierId}"}])
+        dossier = self.new_dossier()
+        self.assertProblem(self.call("GET", "/a/" + dossier), 404)
+        self.assertEqual(self.call("GET", "/c/" + dossier).status, 200)
+        self.assertEqual(self.control("DELETE", "moves"), {"ok": True})
+        self.assertEqual(self.control("GET", "moves"), [])
+        self.assertEqual(self.call("GET", "/assure/dossiers/" + dossier).status, 200)
+        self.assertProblem(self.call("GET", "/c/" + dossier), 404)
+        self.move(operation="assure_list_dossiers", path="/b")
+        self.control("POST", "reset")
+        self.assertEqual(self.control("GET", "moves"), [])
+        self.assertEqual(self.call("GET", "/assure/dossiers").status, 200)
+        self.assertEqual(self.control("GET", "requests")[0]["operation"], "assure_list_dossiers")
+
+    def test_validation(self) -> None:
+        cases = [({"path": "/x"}, "operation"),
+                 ({"operation": "assure_nope", "path": "/x"}, "operation"),
+                 ({"operation": "unknown", "path": "/x"}, "operation"),
+                 ({"operation": "control", "path": "/x"}, "operation"),
+                 ({"operation": 7, "path": "/x"}, "operation"),
+                 ({"operation": "assure_list_dossiers"}, "path"),
+                 ({"operation": "assure_list_dossiers", "path": "x"}, "path"),
+                 ({"operation": "assure_list_dossiers", "path": ""}, "path"),
+                 ({"operation": "assure_list_dossiers", "path": 5}, "path"),
+                 ({"operation": "assure_list_dossiers", "path": "/__mock/x"}, "path"),
+                 ({"operation": "assure_list_dossiers", "path": "/x?y=1"}, "path"),
+                 ({"operation": "assure_list_dossiers", "path": "/x/{id}"}, "path"),
+                 ({"operation": "assure_get_dossier", "path": "/x"}, "path"),
+                 ({"operation": "assure_get_dossier", "path": "/x/{id}"}, "path"),
+                 ({"operation": "assure_get_dossier", "path": "/x/d-{dossierId}"}, "path"),
+                 ({"operation": "assure_get_dossier",
+                   "path": "/x/{dossierId}/{dossierId}"}, "path"),
+                 ({"operation": "assure_get_process", "path": "/p/{processId}"}, "path"),
+                 ({"operation": "assure_list_dossiers", "path": "/x", "method": "BREW"},
+                  "method"),
+                 ({"operation": "assure_list_dossiers", "path": "/x", "method": 1}, "method"),
+                 ({"operation": "assure_list_dossiers", "path": "/x", "extra": 1}, "extra")]
+        for spec, field in cases:
+            self.assertProblem(self.call("POST", "/__mock/moves", spec, token=False), 400,
+                               field)
+        self.assertProblem(self.call("POST", "/__mock/moves", ["x"], token=False), 400)
+        # one bad move in an array: none is applied
+        self.assertProblem(self.call("POST", "/__mock/moves", [
+            {"operation": "assure_list_dossiers", "path": "/ok"},
+            {"operation": "assure_get_dossier", "path": "/bad"}], token=False), 400, "path")
+        self.assertEqual(self.control("GET", "moves"), [])
+        # the parameters may come in another order
+        self.assertEqual(self.move(operation="assure_get_process",
+                                   path="/p/{processId}/in/{dossierId}").status, 201)
+        dossier, process = self.started_process()
+        doc = self.call("GET", "/p/%s/in/%s" % (process, dossier)).json()
+        self.assertEqual(doc["processId"], process)
+
+
+# ============================================================================================
 # HTTP behaviour: keep-alive, concurrency, chunked bodies, TLS, CLI
 # ============================================================================================
 

@@ -527,6 +527,90 @@ class CaptureFlowTests(ExtraCase):
                          [])
 
 
+# ============================================================================================
+# Get raw result
+# ============================================================================================
+
+class RawResultTests(ExtraCase):
+
+    def raw(self, dossier: str, process: str, **kw: Any) -> Answer:
+        return self.call("GET", self.process_path(dossier, process, "/raw"), **kw)
+
+    def test_final_process(self) -> None:
+        dossier, process = self.final_process({"firstName": "Kari", "lastName": "Nordmann",
+                                               "dateOfBirth": "1990-02-03"})
+        answer = self.raw(dossier, process)
+        self.assertEqual(answer.status, 200, answer)
+        self.assertEqual(answer.content_type, "application/json")
+        doc = answer.json()
+        self.assertEqual((doc["provider"], doc["processId"], doc["status"]),
+                         ("onfido", process, "accepted"))
+        raw = doc["raw"]
+        self.assertEqual(raw["holder"], {"givenNames": "Kari", "surname": "Nordmann",
+                                         "dateOfBirth": "1990-02-03",
+                                         "nameInNationalCharacters": "Ærlig Øst"})
+        self.assertEqual((raw["documentNumber"], raw["chipVerified"]), ("C1234567", True))
+        self.assertIsNone(raw["expiryDate"])
+        self.assertEqual(raw["checks"][1], {"name": "faceMatch", "passed": True, "score": 0.97})
+        self.assertIn("documentVerification", raw["providerSpecific"])
+        # the non-ASCII text travels as UTF-8, not as \u escapes
+        self.assertIn("Ærlig Øst".encode("utf-8"), answer.body)
+        self.assertIn("Øst-Finnmark".encode("utf-8"), answer.body)
+        self.assertEqual(self.raw(dossier, process).body, answer.body)  # deterministic
+        # the result is fixed once final, like finalResult
+        self.assertEmpty(self.call("PUT", "/assure/dossiers/%s/userdata" % dossier,
+                                   {"userData": {"firstName": "Other"}}), 204)
+        self.assertEqual(self.raw(dossier, process).body, answer.body)
+
+    def test_no_content_until_final_and_counts_as_poll(self) -> None:
+        dossier = self.new_dossier()
+        process = self.new_process(dossier, "readid")["processId"]
+        self.assertEmpty(self.raw(dossier, process), 204)  # pending
+        self.assertEmpty(self.call("POST", self.process_path(dossier, process)), 204)
+        # processing: each raw GET counts as a GET of the process (2 until final)
+        self.assertEmpty(self.raw(dossier, process), 204)
+        answer = self.raw(dossier, process)
+        self.assertEqual(answer.status, 200, answer)
+        self.assertEqual(answer.json()["raw"]["providerSpecific"],
+                         {"consolidatedIdentityData": {"documentType": "passport",
+                                                       "documentNumber": "C1234567"}})
+        self.assertEqual(self.call("GET", self.process_path(dossier, process)).json()["status"],
+                         "accepted")
+        # polls are shared with Get process: one of each makes it final
+        dossier, process = self.started_process()
+        self.assertEqual(self.call("GET", self.process_path(dossier, process)).json()["status"],
+                         "processing")
+        self.assertEqual(self.raw(dossier, process).status, 200)
+
+    def test_statuses_without_result(self) -> None:
+        dossier, process = self.started_process("x mock-final=rejected")
+        self.poll_until_final(dossier, process)
+        doc = self.raw(dossier, process).json()
+        self.assertEqual((doc["status"], doc["raw"]["chipVerified"]), ("rejected", False))
+        for final in ("failed", "canceled"):
+            dossier, process = self.started_process("x mock-final=" + final)
+            self.assertEqual(self.poll_until_final(dossier, process)["status"], final)
+            self.assertEmpty(self.raw(dossier, process), 204)
+        dossier = self.new_dossier()
+        process = self.new_process(dossier)["processId"]
+        self.assertEqual(self.call("POST", self.process_path(dossier, process, "/fail")).status,
+                         200)
+        self.assertEmpty(self.raw(dossier, process), 204)
+
+    def test_errors_and_log(self) -> None:
+        dossier, process = self.final_process()
+        self.assertProblem(self.raw(dossier, MISSING), 404)
+        self.assertProblem(self.raw(MISSING, process), 404)
+        self.assertProblem(self.raw(dossier, "x"), 400, "processId")
+        self.assertProblem(self.raw(dossier, process, token=False), 401)
+        self.control("DELETE", "requests")
+        self.raw(dossier, process)
+        entry = self.control("GET", "requests")[-1]
+        self.assertEqual((entry["operation"], entry["path"]),
+                         ("assure_get_process_raw_result",
+                          self.process_path(dossier, process, "/raw")))
+
+
 class RouteTests(ExtraCase):
 
     def test_new_routes_check_the_token(self) -> None:

@@ -62,8 +62,11 @@ class AuthSessionTests(ApisCase):
         self.assertEqual(doc["accountId"], "a-spge-mock")
         self.assertEqual(doc["authenticationUrl"], "https://mock.signicat/auth/" + doc["id"])
         self.assertEqual(doc["status"], "CREATED")
+        self.assertEqual(doc["statusUrl"],
+                         "https://api.signicat.com/auth/rest/sessions/" + doc["id"])
         self.assertNotIn("idpData", doc)
         self.assertNotIn("subject", doc)
+        self.assertNotIn("loa", doc)
         for name, value in (("flow", "redirect"), ("requestedAttributes",
                                                    ["firstName", "lastName"]),
                             ("externalReference", "order-1"), ("tags", ["a"]),
@@ -149,7 +152,13 @@ class AuthSessionTests(ApisCase):
         self.assertEqual(subject["nin"], {"value": "07128312345", "issuingCountry": "NOR",
                                           "type": "SOCIAL"})
         self.assertNotIn("error", second)
+        self.assertEqual(second["loa"], "substantial")  # none requested: the default
+        self.assertEqual(second["statusUrl"],
+                         "https://api.signicat.com/auth/rest/sessions/" + session_id)
         self.assertEqual(self.get(session_id).json(), second)  # stable once final
+        session_id = self.session(requestedLoa="high")["id"]
+        self.get(session_id)
+        self.assertEqual(self.get(session_id).json()["loa"], "high")
 
     def test_sample_subject(self) -> None:
         session_id = self.session(prefilledInput={"firstName": "Ada"})["id"]
@@ -172,7 +181,9 @@ class AuthSessionTests(ApisCase):
             doc = self.get(session_id).json()
             self.assertEqual(doc["status"], status)
             self.assertEqual("subject" in doc, status == "SUCCESS")
+            self.assertEqual("loa" in doc, status == "SUCCESS")
             self.assertEqual("error" in doc, status == "ERROR")
+            self.assertIn("statusUrl", doc)
             if status == "ERROR":
                 self.assertEqual(set(doc["error"]), {"title", "detail", "code"})
         self.control("POST", "config", {"auth_final_status": "ERROR",
@@ -200,6 +211,52 @@ class AuthSessionTests(ApisCase):
         for path in ("/auth/rest/sessions/" + MISSING, "/auth/rest/sessions/nope"):
             self.assertProblem(self.call("GET", path), 404)
             self.assertProblem(self.call("POST", path + "/cancel"), 404)
+
+    def test_waiting_status(self) -> None:
+        self.control("POST", "config", {"auth_waiting_status": "WAITING_FOR_USER",
+                                        "auth_polls_until_final": 3})
+        created = self.session()
+        self.assertEqual(created["status"], "CREATED")  # the create answer
+        statuses = [self.get(created["id"]).json()["status"] for _ in range(4)]
+        self.assertEqual(statuses, ["WAITING_FOR_USER", "WAITING_FOR_USER", "SUCCESS",
+                                    "SUCCESS"])
+        # an invented status, unknown to clients; the poll count is unchanged
+        self.control("POST", "config", {"auth_waiting_status": "AWAITING_SECOND_FACTOR",
+                                        "auth_polls_until_final": 2})
+        session_id = self.session(externalReference="mock-final=ERROR")["id"]
+        statuses = [self.get(session_id).json()["status"] for _ in range(3)]
+        self.assertEqual(statuses, ["AWAITING_SECOND_FACTOR", "ERROR", "ERROR"])
+        # 0 and 1: the first GET is final, the waiting status never shows
+        for polls in (0, 1):
+            self.control("POST", "config", {"auth_polls_until_final": polls})
+            self.assertEqual(self.get(self.session()["id"]).json()["status"], "SUCCESS")
+        # back to '': CREATED again until final
+        self.control("POST", "config", {"auth_waiting_status": "",
+                                        "auth_polls_until_final": 2})
+        session_id = self.session()["id"]
+        self.assertEqual([self.get(session_id).json()["status"] for _ in range(2)],
+                         ["CREATED", "SUCCESS"])
+
+    def test_cancel_while_waiting(self) -> None:
+        self.control("POST", "config", {"auth_waiting_status": "WAITING_FOR_USER",
+                                        "auth_polls_until_final": 5})
+        session_id = self.session()["id"]
+        self.assertEqual(self.get(session_id).json()["status"], "WAITING_FOR_USER")
+        answer = self.call("POST", "/auth/rest/sessions/%s/cancel" % session_id)
+        self.assertEqual(answer.status, 200, answer)
+        self.assertEqual(answer.json()["status"], "CANCELLED")
+        for _ in range(5):
+            self.assertEqual(self.get(session_id).json()["status"], "CANCELLED")
+        self.assertProblem(self.call("POST", "/auth/rest/sessions/%s/cancel" % session_id),
+                           409)
+        # a waiting status spelled like a final one is still only a waiting status
+        self.control("POST", "config", {"auth_waiting_status": "SUCCESS"})
+        session_id = self.session()["id"]
+        doc = self.get(session_id).json()
+        self.assertEqual(doc["status"], "SUCCESS")
+        self.assertNotIn("subject", doc)
+        self.assertEqual(self.call("POST", "/auth/rest/sessions/%s/cancel"
+                                   % session_id).json()["status"], "CANCELLED")
 
     def test_log_and_token(self) -> None:
         self.session()
@@ -303,6 +360,36 @@ class ReuseIdTests(ApisCase):
         self.assertRegex(done["proofingId"], UUID4_RE)
         self.assertEqual(done["userData"], SAMPLE_USER_DATA)
 
+    def test_providers_videoid_and_readid(self) -> None:
+        # Signicat's release note names videoid and readid; any string is taken
+        for provider in ("videoid", "readid", "signicatvideoid", "acme-id 2"):
+            options = {"docType": 138, "docTypes": [138, 123], "defaultId": 138}
+            onboarding = self.started("onboarding", {"provider": provider,
+                                                     "externalRef": "e-" + provider,
+                                                     "videoidProviderOptions": options})
+            self.assertEqual(onboarding["provider"], provider)
+            self.get("onboarding", onboarding["transactionId"])
+            done = self.get("onboarding", onboarding["transactionId"])
+            self.assertEqual((done["status"], done["provider"]), ("Completed", provider))
+            step_up = self.started("step-up", self.step_up_body(
+                userId=onboarding["userId"], deviceId=done["deviceId"], provider=provider,
+                videoidProviderOptions={"docTypes": [138]}))
+            self.assertEqual(step_up["provider"], provider)
+            self.get("step-up", step_up["transactionId"])
+            done = self.get("step-up", step_up["transactionId"])
+            self.assertEqual((done["status"], done["provider"], done["userData"]),
+                             ("Completed", provider, SAMPLE_USER_DATA))
+        # videoidProviderOptions are still checked for videoid (and for any provider)
+        for kind, body in (("onboarding", {}), ("step-up", self.step_up_body())):
+            for provider in ("videoid", "readid"):
+                self.assertProblem(self.start(kind, dict(body, provider=provider,
+                                                         videoidProviderOptions={
+                                                             "docType": "138"})),
+                                   400, "videoidProviderOptions.docType")
+            for provider in (["videoid"], {"name": "videoid"}, True, 7):
+                self.assertProblem(self.start(kind, dict(body, provider=provider)), 400,
+                                   "provider")
+
     def test_validation(self) -> None:
         doc = self.assertProblem(self.start("step-up"), 400)
         self.assertEqual(set(doc["errors"]), {"userId", "deviceId"})
@@ -342,27 +429,40 @@ class ConfigTests(ApisCase):
     def test_config_keys(self) -> None:
         config = self.control("GET", "config")
         self.assertEqual({k: config[k] for k in ("auth_final_status", "auth_polls_until_final",
+                                                  "auth_waiting_status",
                                                   "reuseid_final_status",
                                                   "reuseid_polls_until_final")},
                          {"auth_final_status": "SUCCESS", "auth_polls_until_final": 2,
+                          "auth_waiting_status": "",
                           "reuseid_final_status": "Completed",
                           "reuseid_polls_until_final": 2})
         for body in ({"auth_final_status": "CANCELLED"}, {"auth_final_status": "success"},
                      {"auth_polls_until_final": -1}, {"auth_polls_until_final": True},
+                     {"auth_waiting_status": None}, {"auth_waiting_status": 1},
+                     {"auth_waiting_status": "WAITING-FOR-USER"},
+                     {"auth_waiting_status": "WAITING FOR USER"},
+                     {"auth_waiting_status": "WAITING1"},
+                     {"auth_waiting_status": "ÆRLIG"}, {"auth_waiting_status": "WAITING\n"},
+                     {"auth_waiting_status": "W" * 65},
                      {"reuseid_final_status": "Pending"}, {"reuseid_polls_until_final": "2"}):
             self.assertProblem(self.call("POST", "/__mock/config", body, token=False), 400,
                                next(iter(body)))
+        for value in ("W" * 64, "x", "waiting_for_user", ""):
+            self.assertEqual(self.control("POST", "config",
+                                          {"auth_waiting_status": value})
+                             ["auth_waiting_status"], value)
 
     def test_reset(self) -> None:
         session = self.call("POST", "/auth/rest/sessions",
                             {"flow": "redirect", "requestedAttributes": []}).json()["id"]
         transaction = self.call("POST", "/reuseid/onboarding", {}).json()["data"]
         self.control("POST", "config", {"auth_final_status": "ABORT",
+                                        "auth_waiting_status": "WAITING_FOR_USER",
                                         "reuseid_polls_until_final": 9})
         self.control("POST", "reset")
         config = self.control("GET", "config")
-        self.assertEqual((config["auth_final_status"], config["reuseid_polls_until_final"]),
-                         ("SUCCESS", 2))
+        self.assertEqual((config["auth_final_status"], config["auth_waiting_status"],
+                          config["reuseid_polls_until_final"]), ("SUCCESS", "", 2))
         self.assertProblem(self.call("GET", "/auth/rest/sessions/" + session), 404)
         self.assertProblem(self.call("GET", "/reuseid/onboarding/"
                                      + transaction["transactionId"]), 404)

@@ -271,6 +271,25 @@ class KeysAndCertificatesTests(OnboardedCase):
         self.assertProblem(self.mid("PUT", path, {"state": "ENABLED"}), 404)
         self.assertProblem(self.mid("POST", "/e2e-keys", {"name": ""}), 400, "name")
 
+    def test_e2e_key_algorithm(self) -> None:
+        answer = self.mid("POST", "/e2e-keys", {"name": "EC key", "algorithm": "EC_P256"})
+        self.assertEqual(answer.status, 201, answer)
+        key = answer.json()
+        self.assertEqual(key["algorithm"], "EC_P256")
+        self.assertEqual(self.mid("GET", "/e2e-keys/" + key["id"]).json(), key)
+        listed = self.mid("GET", "/e2e-keys").json()["e2eKeys"]
+        self.assertEqual([k.get("algorithm") for k in listed], [None, "EC_P256"])
+        # any non-empty string: the allowed values are not public
+        odd = self.mid("POST", "/e2e-keys", {"name": "k", "algorithm": "made-up algo ÆØÅ"})
+        self.assertEqual(odd.json()["algorithm"], "made-up algo ÆØÅ")
+        # absent or null: no algorithm member
+        for body in ({"name": "plain"}, {"name": "null", "algorithm": None}):
+            self.assertNotIn("algorithm", self.mid("POST", "/e2e-keys", body).json())
+        for value in (1, True, ["EC_P256"], {"name": "EC"}, ""):
+            self.assertProblem(self.mid("POST", "/e2e-keys", {"name": "bad", "algorithm": value}),
+                               400, "algorithm")
+        self.assertEqual(len(self.mid("GET", "/e2e-keys").json()["e2eKeys"]), 5)
+
     def test_at_most_20_keys(self) -> None:
         for i in range(19):
             self.assertEqual(self.mid("POST", "/e2e-keys", {"name": "k%d" % i}).status, 201)

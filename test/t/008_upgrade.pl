@@ -1,9 +1,11 @@
-# 008_upgrade.pl: ALTER EXTENSION signicat UPDATE gives the same objects as a fresh install, and
-# keeps the data.
+# 008_upgrade.pl: ALTER EXTENSION signicat UPDATE gives the same objects as a fresh install, from
+# every older version, and keeps the data.
 #
 # Database "upgraded" installs the oldest version (0.1.0), gets data (followed items, history,
-# synced processes), then ALTER EXTENSION signicat UPDATE to the default version; database "fresh"
-# installs the default version directly. Every object of the extension (functions with their
+# synced processes), then ALTER EXTENSION signicat UPDATE to the default version, through every
+# update script in turn; database "fresh" installs the default version directly. Every other older
+# version is installed in a database of its own and updated the same way (from_0_2_0 goes through
+# signicat--0.2.0--0.3.0.sql alone). Every object of the extension (functions with their
 # signatures, bodies, settings and grants; tables with columns, defaults, constraints, indexes and
 # grants; views with their definitions; sequences; comments; the schema's grants) must be the same
 # in both, the data must have survived, and the worker must work on the upgraded database (its role
@@ -75,6 +77,10 @@ SELECT line FROM (
     FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
     JOIN pg_index i ON i.indrelid = c.oid
     UNION ALL
+    SELECT 'trigger ' || pg_get_triggerdef(t.oid)
+    FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
+    JOIN pg_trigger t ON t.tgrelid = c.oid AND NOT t.tgisinternal
+    UNION ALL
     SELECT 'dumped with the data: ' || c::regclass
     FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'signicat'
     UNION ALL
@@ -113,6 +119,10 @@ my $data = q{SELECT (SELECT count(*) FROM signicat.watch) || ' watched, '
 my $before = $in->('upgraded', $data);
 note "data before the update: $before";
 
+# the new library serves the old objects until the update (0.1.0's operations() has six columns)
+is($in->('upgraded', q{SELECT count(*) || ' ' || count(DISTINCT method || ' ' || path) || ' ' || count(*) FILTER (WHERE idempotent) FROM signicat.operations()}), '82 82 53',
+	"the library serves ${oldest}'s signicat.operations() before the update");
+
 # --- update, and a fresh install ------------------------------------------------------------------
 $in->('upgraded', 'ALTER EXTENSION signicat UPDATE');
 is($in->('upgraded', q{SELECT extversion FROM pg_extension WHERE extname = 'signicat'}), $default,
@@ -132,6 +142,24 @@ is(scalar(@only_upgraded) + scalar(@only_fresh), 0,
 	  . "\nonly in a fresh install:\n  " . join("\n  ", @only_fresh));
 
 is($in->('upgraded', $data), $before, "the data survived the update ($before)");
+
+# --- every other older version, updated step by step, gives the same objects ------------------------
+for my $v (grep { $_ ne $oldest && $_ ne $default } @versions)
+{
+	(my $db = "from_$v") =~ tr/./_/;
+	query($node, "CREATE DATABASE $db");
+	$in->($db, "CREATE EXTENSION signicat VERSION '$v'");
+	$in->($db, 'ALTER EXTENSION signicat UPDATE');
+	is($in->($db, q{SELECT extversion FROM pg_extension WHERE extname = 'signicat'}), $default,
+		"ALTER EXTENSION signicat UPDATE went from $v to $default");
+	my %from = map { ($_ => 1) } split /\n/, $in->($db, $describe);
+	my @only_from = grep { !$f{$_} } sort keys %from;
+	my @missing = grep { !$from{$_} } @fresh;
+	is(scalar(@only_from) + scalar(@missing), 0,
+		"updated from $v: exactly the objects of a fresh install")
+	  or diag("only after the update from $v:\n  " . join("\n  ", @only_from)
+		  . "\nonly in a fresh install:\n  " . join("\n  ", @missing));
+}
 
 # --- the worker works on the updated database ---------------------------------------------------------
 isnt($in->('upgraded', 'SELECT signicat.start_worker()'), '', 'a worker started on the updated database');
