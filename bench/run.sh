@@ -18,6 +18,11 @@
 #   5. cancel latency         pg_cancel_backend on a request that is never answered, 5 times
 #   6. instructions per call  raw_get, the ceiling function and assure_get_process under callgrind
 #                             (a single-user backend): counts that do not depend on the machine's load
+#   7. far upstream, row by row  500 assure_get_process calls in one statement against an upstream
+#                             that answers after 50 ms (nginx's echo_sleep): the sequential baseline
+#   9. far upstream, worker   5,000 due processes polled by the worker with poll_connections = 64
+#                             (and 256) against that upstream; nginx's own count of open connections
+#   (8 and 10, the bulk call against the far upstream and on loopback, come with signicat.call_many)
 # and prints a table "figure | value | target | result", also written to bench/results.json.
 #
 # Exit status: 0 once the setup worked, whatever the figures (a FAIL is a finding, not a crash);
@@ -34,6 +39,7 @@
 #   BENCH_ROUNDS=N         rounds of figure 1, best of N is reported (default 5)
 #   BENCH_PIN=1            figure 1 with nginx's worker pinned to CPU 0, raw_get and the measured
 #                          backend to CPU 1 (default: not pinned, the scheduler places them)
+#   BENCH_ONLY=REGEX       only the figures whose function matches (e.g. far: figures 7 and 9)
 #   BENCH_EXTRA_PG_CONF    more postgresql.conf lines (e.g. settings the background worker needs)
 #   KEEP_WORKDIR=1         keep the temporary directory (cluster, nginx logs) for a post-mortem
 #   and those of test/lib.sh (PG_CONFIG, PG_BINDIR, ...)
@@ -60,6 +66,9 @@ LIST_PAGE=2000              # figure 4
 CANCEL_REPEATS=5            # figure 5
 INSTR_WARMUP=100            # figure 6, calls of the short run
 INSTR_CALLS=1000            # figure 6, more calls in the long run
+FAR_DELAY_MS=50             # figures 7 and 9: the far upstream's delay (echo_sleep in nginx.conf)
+FAR_CALLS=500               # figure 7
+FAR_WORKER_ROWS=5000        # figure 9
 
 # ---- targets ----
 TARGET_RATIO=0.9            # extension calls/s >= 0.9 x raw libcurl
@@ -68,6 +77,7 @@ TARGET_WORKER_RATE=5000     # polls/s
 TARGET_RSS_GROWTH_KB=1024   # over MEM_CALLS calls
 TARGET_LIST_GROWTH_KB=65536 # peak growth during the listing
 TARGET_CANCEL_MS=100        # max over CANCEL_REPEATS
+TARGET_FAR_WORKER_SHARE=0.8 # figure 9: of the ideal poll_connections / FAR_DELAY_MS
 
 CLK_TCK=$(getconf CLK_TCK)
 PIN_SERVER=     # figure 1: CPU for nginx's worker
@@ -149,6 +159,9 @@ pass_if() {
 # recorded as an ERROR row and the benchmark goes on.
 run_section() {
     local name=$1 fn=$2 rc
+    if [[ -n ${BENCH_ONLY:-} && ! $fn =~ $BENCH_ONLY ]]; then
+        return 0
+    fi
     log "figure: $name"
     set +e
     (set -e; "$fn")
@@ -182,6 +195,13 @@ setup_packages() {
               _as_root env DEBIAN_FRONTEND=noninteractive apt-get -q install -y nginx; }
     fi
     NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+    ECHO_MODULE=/usr/lib/nginx/modules/ngx_http_echo_module.so     # echo_sleep: the far upstream
+    if [[ ! -f $ECHO_MODULE ]]; then
+        log "installing libnginx-mod-http-echo"
+        _as_root env DEBIAN_FRONTEND=noninteractive apt-get -q install -y libnginx-mod-http-echo ||
+            { _as_root env DEBIAN_FRONTEND=noninteractive apt-get -q update &&
+              _as_root env DEBIAN_FRONTEND=noninteractive apt-get -q install -y libnginx-mod-http-echo; }
+    fi
     if ! command -v valgrind >/dev/null 2>&1; then     # figure 6; without it the figure is skipped
         log "installing valgrind"
         _as_root env DEBIAN_FRONTEND=noninteractive apt-get -q install -y valgrind || true
@@ -254,7 +274,9 @@ start_nginx() {
     generate_pages
     start_hang_listener
     NGINX_PORT=$(_free_port)
+    FAR_PORT=$(_free_port)
     sed -e "s|@PREFIX@|$NGINX_PREFIX|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@HANG_PORT@|$HANG_PORT|g" \
+        -e "s|@FAR_PORT@|$FAR_PORT|g" -e "s|@ECHO_MODULE@|$ECHO_MODULE|g" \
         "$BENCH_DIR/nginx.conf.template" >"$NGINX_PREFIX/nginx.conf"
     log "starting nginx on 127.0.0.1:$NGINX_PORT (prefix $NGINX_PREFIX)"
     "$NGINX_BIN" -q -t -p "$NGINX_PREFIX" -e "$NGINX_PREFIX/error.log" -c "$NGINX_PREFIX/nginx.conf" ||
@@ -272,6 +294,10 @@ start_nginx() {
     [[ $code == 200 ]] || { cat "$NGINX_PREFIX/error.log" >&2 || true; die "nginx does not answer"; return 1; }
     code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NGINX_PORT/assure/processes?offset=$((LIST_ROWS - LIST_PAGE))&limit=$LIST_PAGE")
     [[ $code == 200 ]] || { die "nginx does not serve the list pages (HTTP $code)"; return 1; }
+    code=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' \
+                "http://127.0.0.1:$FAR_PORT/assure/dossiers/$DOSSIER/processes/$PROCESS")
+    [[ $code == "200 "* ]] || { die "the far upstream does not answer (HTTP $code)"; return 1; }
+    log "far upstream on 127.0.0.1:$FAR_PORT answers in ${code#* } s"
     : >"$NGINX_PREFIX/token.log"
 }
 
@@ -497,11 +523,14 @@ END
 \$\$;
 SELECT extract(epoch FROM clock_timestamp()) - :t0 AS secs \gset
 SELECT count(*) FILTER (WHERE last_polled_at IS NOT NULL AND status IS NOT NULL),
-       count(*) FILTER (WHERE errors > 0 OR last_error IS NOT NULL), :secs
+       count(*) FILTER (WHERE errors > 0 OR last_error IS NOT NULL), :secs,
+       round((extract(epoch FROM min(last_polled_at)) - :t0)::numeric, 3),
+       round(extract(epoch FROM max(last_polled_at) - min(last_polled_at))::numeric, 3)
 FROM signicat.watch;
 EOF
 )
-    IFS='|' read -r n errs secs <<<"$out"
+    IFS='|' read -r n errs secs first spread <<<"$out"
+    log "$label: first poll recorded $first s after the rows were due, the last $spread s after the first"
     [[ $n =~ ^[0-9]+$ && $errs =~ ^[0-9]+$ ]] || { echo "bad worker figures: $out" >&2; return 1; }
     rate=$(calc "$n / $secs")
     status=$(pass_if "$n >= $WORKER_ROWS and $rate >= $min_rate and $errs == 0")
@@ -529,6 +558,83 @@ figure_worker() {
     # Target: no collapse, at least half the first pass (it once fell to 1/18 of it).
     worker_pass "3. worker polls, table emptied + vacuumed first" worker_rate_refill \
         "$(calc "$WORKER_PASS_RATE / 2")" ">= 0.5x the first pass, 0 errors"
+}
+
+# ---- figures 7 and 9: a far upstream (50 ms per answer) ----
+
+figure_far_row_by_row() {
+    local secs rate ideal
+    secs=$(psql_q <<EOF
+SET signicat.base_url = 'http://127.0.0.1:$FAR_PORT';
+SELECT signicat.assure_get_process(gen_random_uuid(), gen_random_uuid()) IS NOT NULL \g /dev/null
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+SELECT count(signicat.assure_get_process(gen_random_uuid(), gen_random_uuid()))
+FROM generate_series(1, $FAR_CALLS) \g /dev/null
+SELECT extract(epoch FROM clock_timestamp()) - :t0;
+EOF
+)
+    rate=$(calc "$FAR_CALLS / $secs")
+    ideal=$(calc "$FAR_CALLS * $FAR_DELAY_MS / 1000")
+    record far_row_by_row "7. far upstream: $FAR_CALLS calls row by row" \
+        "$(printf '%.1f s, %.1f calls/s (one after another: %.0f s at least)' "$secs" "$rate" "$ideal")" \
+        "$secs" "s" "info (the baseline of the bulk call)" "-"
+}
+
+# far_connections_start / far_connections_stop: the most connections open to the far upstream
+# in between (nginx's stub_status, sampled every 20 ms; the sampler's own one is not counted).
+far_connections_start() {
+    FAR_SAMPLES=$WORKDIR/far_connections.$1
+    : >"$FAR_SAMPLES"
+    (while :; do
+        curl -s --max-time 1 "http://127.0.0.1:$FAR_PORT/nginx_status" |
+            sed -n 's/^Active connections: *\([0-9]*\).*/\1/p' >>"$FAR_SAMPLES" || true
+        sleep 0.02
+    done) &
+    FAR_SAMPLER_PID=$!
+}
+far_connections_stop() {
+    kill "$FAR_SAMPLER_PID" 2>/dev/null || true
+    wait "$FAR_SAMPLER_PID" 2>/dev/null || true
+    python3 -c "import sys; v=[int(x) for x in open(sys.argv[1]) if x.strip()]; print(max(v) - 1 if v else -1)" \
+        "$FAR_SAMPLES"
+}
+
+# far_worker_pass CONNECTIONS KEY LABEL MIN-SHARE: the worker polls FAR_WORKER_ROWS due processes
+# with signicat.poll_connections = CONNECTIONS against the far upstream; a second row says how
+# many connections nginx saw open at most.
+far_worker_pass() {
+    local conns=$1 key=$2 label=$3 share=$4 ideal want max_conns target
+    psql_q -c "ALTER SYSTEM SET signicat.base_url = 'http://127.0.0.1:$FAR_PORT'" \
+           -c "ALTER SYSTEM SET signicat.poll_connections = $conns" -c "SELECT pg_reload_conf()" >/dev/null
+    sleep 1     # the worker reads its settings between rounds
+    psql_q -c "DELETE FROM signicat.watch" >/dev/null
+    ideal=$(calc "$conns * 1000 / $FAR_DELAY_MS")
+    want=$(calc "$share * $ideal")
+    if [[ $share == 0 ]]; then
+        target="all polled, 0 errors (ideal $(printf '%.0f' "$ideal") polls/s: information)"
+    else
+        target=$(printf '>= %.0f%% of %d / %d ms: %.0f polls/s, 0 errors' "$(calc "$share * 100")" \
+                        "$conns" "$FAR_DELAY_MS" "$want")
+    fi
+    far_connections_start "$conns"
+    WORKER_ROWS=$FAR_WORKER_ROWS worker_pass "$label, poll_connections = $conns ($FAR_WORKER_ROWS due rows)" \
+        "$key" "$want" "$target"
+    max_conns=$(far_connections_stop)
+    record "${key}_connections" "$label, poll_connections = $conns: connections at most (nginx)" \
+        "$max_conns" "$max_conns" "connections" "<= $conns" "$(pass_if "0 < $max_conns <= $conns")"
+}
+
+figure_far_worker() {
+    if [[ $(psql_q -c "SELECT to_regprocedure('signicat.worker_counters()') IS NOT NULL") != t ]]; then
+        record far_worker "9. far upstream: worker polls" "not available" "" "polls/s" "" "SKIP"
+        return 0
+    fi
+    psql_q -c "SELECT signicat.start_worker()" >/dev/null
+    far_worker_pass 64 far_worker "9. far upstream: worker" "$TARGET_FAR_WORKER_SHARE"
+    # 256: that it works and keeps to its connections; its rate is for information
+    far_worker_pass 256 far_worker_256 "9. far upstream: worker" 0
+    psql_q -c "ALTER SYSTEM RESET signicat.base_url" -c "ALTER SYSTEM RESET signicat.poll_connections" \
+           -c "SELECT pg_reload_conf()" -c "DELETE FROM signicat.watch" >/dev/null
 }
 
 # ---- figure 4: memory ----
@@ -780,6 +886,8 @@ start_bench_cluster
 run_section "per-call overhead" figure_per_call
 run_section "concurrency and token sharing" figure_concurrency
 run_section "worker throughput" figure_worker
+run_section "far upstream, row by row" figure_far_row_by_row
+run_section "far upstream, worker" figure_far_worker
 run_section "memory" figure_memory
 run_section "cancel latency" figure_cancel
 run_section "instructions per call" figure_instructions

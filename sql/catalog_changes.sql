@@ -59,9 +59,18 @@ SELECT t.err(format('SELECT signicat.assure_get_process_raw_result(%L, gen_rando
 
 -- corrections at run time --------------------------------------------------
 
+-- another session, whose cache is loaded before anything is corrected
+SELECT dblink_connect('other', format('dbname=%s port=%s host=%s', current_database(),
+       current_setting('port'), split_part(current_setting('unix_socket_directories'), ',', 1)));
+CREATE FUNCTION t.other_finds(d text) RETURNS boolean LANGUAGE sql AS $$
+    SELECT id = d FROM dblink('other', format('SELECT signicat.assure_get_dossier(%L)->>%L', d, 'dossierId')) AS r(id text)
+$$;
+SELECT t.other_finds(:'d') AS other_session_found;
+
 -- Signicat moves an operation: the catalog's path answers 404
 SELECT t.mock('POST', 'moves', '{"operation": "assure_get_dossier", "path": "/assure/v2/dossiers/{dossierId}"}') IS NOT NULL AS moved;
 SELECT t.err(format('SELECT signicat.assure_get_dossier(%L)', :'d'));
+SELECT t.err($$SELECT t.other_finds('$$ || :'d' || $$')$$) LIKE '%Not Found%' AS other_session_not_found;
 
 -- only an admin corrects; readers see the corrections
 GRANT USAGE ON SCHEMA t TO PUBLIC;
@@ -84,19 +93,19 @@ SELECT signicat.assure_get_dossier(:'d')->>'dossierId' = :'d' AS found;
 SELECT t.mask(t.last_request('assure_get_dossier')->>'raw_path') AS sent_to;
 SELECT operation_id, method, path, corrected, catalog_path, mark
 FROM signicat.operations() WHERE corrected;
+-- so does the other session, once this committed
+SELECT t.other_finds(:'d') AS other_session_found;
 SET ROLE regress_corr_reader;
 SELECT operation, method, path, reason, changed_by FROM signicat.operation_corrections;
 SELECT t.err($$DELETE FROM signicat.operation_corrections$$) AS reader_deletes;
 RESET ROLE;
+-- who changed it is the trigger's to say, on an UPDATE too
+UPDATE signicat.operation_corrections SET reason = 'confirmed', changed_by = 'somebody else';
+SELECT changed_by = current_user AS changed_by_is_me FROM signicat.operation_corrections;
 -- an error names the path that was used
 SELECT regexp_replace(t.err_context(format('SELECT signicat.assure_get_dossier(%L)', gen_random_uuid())),
                       'traceId [0-9a-f]+', 'traceId <id>') AS context;
 
--- another session sees the committed correction
-SELECT dblink_connect('other', format('dbname=%s port=%s host=%s', current_database(),
-       current_setting('port'), split_part(current_setting('unix_socket_directories'), ',', 1)));
-SELECT id = :'d' AS other_session_found
-FROM dblink('other', format('SELECT signicat.assure_get_dossier(%L)->>%L', :'d', 'dossierId')) AS r(id text);
 -- a rolled-back correction is never used, here or there
 BEGIN;
 UPDATE signicat.operation_corrections SET path = '/assure/v3/dossiers/{dossierId}';
@@ -104,40 +113,79 @@ SELECT path FROM signicat.operations() WHERE operation_id = 'assure_get_dossier'
 ROLLBACK;
 SELECT path FROM signicat.operations() WHERE operation_id = 'assure_get_dossier';
 SELECT signicat.assure_get_dossier(:'d') IS NOT NULL AS still_found;
+SELECT t.other_finds(:'d') AS other_session_found;
 -- deleting the correction goes back to the catalog's path, in the other session too
 DELETE FROM signicat.operation_corrections;
 SELECT t.mock('DELETE', 'moves') IS NOT NULL AS moved_back;
-SELECT id = :'d' AS other_session_found
-FROM dblink('other', format('SELECT signicat.assure_get_dossier(%L)->>%L', :'d', 'dossierId')) AS r(id text);
+SELECT t.other_finds(:'d') AS other_session_found;
 SELECT t.mask(t.last_request('assure_get_dossier')->>'raw_path') AS sent_to;
+-- and so does TRUNCATE
+SELECT t.mock('POST', 'moves', '{"operation": "assure_get_dossier", "path": "/assure/v2/dossiers/{dossierId}"}') IS NOT NULL AS moved;
+INSERT INTO signicat.operation_corrections (operation, method, path)
+VALUES ('assure_get_dossier', 'GET', '/assure/v2/dossiers/{dossierId}');
+SELECT t.other_finds(:'d') AS other_session_found;
+TRUNCATE signicat.operation_corrections;
+SELECT t.mock('DELETE', 'moves') IS NOT NULL AS moved_back;
+SELECT t.other_finds(:'d') AS other_session_found;
 SELECT dblink_disconnect('other');
+
+-- retries follow the corrected method: a PUT is sent again after a 503, a POST is not
+SELECT t.mock('POST', 'moves', '{"operation": "assure_create_dossier", "method": "PUT", "path": "/assure/dossiers"}') IS NOT NULL AS moved;
+INSERT INTO signicat.operation_corrections (operation, method, path)
+VALUES ('assure_create_dossier', 'PUT', '/assure/dossiers');
+SELECT method, idempotent FROM signicat.operations() WHERE operation_id = 'assure_create_dossier';
+SELECT t.mock('DELETE', 'requests') IS NOT NULL AS cleared;
+SELECT t.fault('{"operation": "assure_create_dossier", "status": 503, "count": 1}');
+SELECT signicat.assure_create_dossier('retried') ? 'dossierId' AS created;
+SELECT r->>'method' AS method, count(*) AS sent FROM t.requests('assure_create_dossier') r GROUP BY 1;
+DELETE FROM signicat.operation_corrections;
+SELECT t.mock('DELETE', 'moves') IS NOT NULL AS moved_back;
+SELECT t.mock('DELETE', 'requests') IS NOT NULL AS cleared;
+SELECT t.fault('{"operation": "assure_create_dossier", "status": 503, "count": 1}');
+SELECT t.err($$SELECT signicat.assure_create_dossier('not retried')$$) LIKE '%Service Unavailable%' AS failed_once;
+SELECT r->>'method' AS method, count(*) AS sent FROM t.requests('assure_create_dossier') r GROUP BY 1;
+SELECT t.mock('DELETE', 'faults') IS NOT NULL AS cleared;
 
 -- a correction must be one that can work
 SELECT c AS correction, t.err(format('INSERT INTO signicat.operation_corrections (operation, method, path) VALUES (%s)', c))
 FROM unnest(ARRAY[
-    $$'assure_no_such_thing', 'GET', '/assure/x'$$,
     $$'assure_get_dossier', 'get', '/assure/dossiers/{dossierId}'$$,
     $$'assure_get_dossier', 'TRACE', '/assure/dossiers/{dossierId}'$$,
+    $$'assure_get_dossier', 'DELETE', '/assure/dossiers/{dossierId}'$$,
+    $$'assure_delete_dossier', 'GET', '/assure/dossiers/{dossierId}'$$,
+    $$'assure_create_dossier', 'DELETE', '/assure/dossiers'$$,
     $$'assure_get_dossier', 'GET', 'assure/dossiers/{dossierId}'$$,
+    $$'assure_get_dossier', 'GET', '/mobileid/admin/dossiers/{dossierId}'$$,
     $$'assure_get_dossier', 'GET', '/assure/../admin/{dossierId}'$$,
     $$'assure_get_dossier', 'GET', '/assure//dossiers/{dossierId}'$$,
+    $$'assure_get_dossier', 'GET', '/assure/dossiers/{dossierId}/'$$,
     $$'assure_get_dossier', 'GET', '/assure/dossiers?id={dossierId}'$$,
+    $$'assure_get_dossier', 'GET', '/assure/%2e%2e/{dossierId}'$$,
     $$'assure_get_dossier', 'GET', '/assure/dossiers/x{dossierId}'$$,
     $$'assure_get_dossier', 'GET', '/assure/dossiers/{dossier-id}'$$,
     $$'assure_get_dossier', 'GET', '/assure/dossiers'$$,
     $$'assure_get_dossier', 'GET', '/assure/dossiers/{dossierId}/{processId}'$$,
     $$'assure_get_dossier', 'GET', '/assure/dossiers/{dossierId}/{dossierId}'$$,
-    $$'assure_create_dossier', 'GET', '/assure/dossiers'$$,
     $$'assure_get_dossier', NULL, '/assure/dossiers/{dossierId}'$$
 ]) c;
 -- an UPDATE is checked the same way
 INSERT INTO signicat.operation_corrections (operation, method, path)
 VALUES ('mobileid_get_account', 'GET', '/mobileid/admin/account');
 SELECT t.err($$UPDATE signicat.operation_corrections SET path = '/mobileid/admin/{accountId}'$$);
--- a method corrected to POST is not retried after a failure (retries follow the method)
-UPDATE signicat.operation_corrections SET method = 'POST';
-SELECT method, idempotent FROM signicat.operations() WHERE operation_id = 'mobileid_get_account';
+-- a row for an operation this build does not know is kept (a restore from a newer one), and unused
+INSERT INTO signicat.operation_corrections (operation, method, path)
+VALUES ('assure_from_the_future', 'GET', '/assure/future');
+SELECT count(*) AS corrected FROM signicat.operations() WHERE corrected;
+-- a row that came in without the trigger (here: replication role) is checked again, and not used
+SET session_replication_role = replica;
+UPDATE signicat.operation_corrections SET path = '/mobileid/admin/{accountId}' WHERE operation = 'mobileid_get_account';
+RESET session_replication_role;
+SELECT n AS corrected_in_a_new_session
+FROM dblink(format('dbname=%s port=%s host=%s', current_database(), current_setting('port'),
+                   split_part(current_setting('unix_socket_directories'), ',', 1)),
+            'SELECT count(*) FROM signicat.operations() WHERE corrected') AS r(n bigint);
 TRUNCATE signicat.operation_corrections;
 SELECT count(*) AS corrected FROM signicat.operations() WHERE corrected;
 
+DROP FUNCTION t.other_finds(text);
 DROP ROLE regress_corr_reader, regress_corr_operator, regress_corr_admin;

@@ -37,9 +37,11 @@ DROP FUNCTION signicat.operations();
 -- Signicat's real path differs from the catalog's (40 paths are inferred):
 -- the SQL functions, signicat.operations() and the worker send to the
 -- corrected path from the next transaction on, in every session.  The
--- trigger refuses a correction that could not work (unknown operation or
--- method, a path that leaves its API, other parameters than the catalog's)
--- and tells every session to read the table again.  Kept by pg_dump.
+-- trigger refuses a correction that could not work or that changes what the
+-- roles rely on (an unknown method, a read made a write or the reverse, a
+-- path that leaves its API, other parameters than the catalog's), sets who
+-- changed it when, and tells every session to read the table again; each
+-- session checks the rows again when it reads them.  Kept by pg_dump.
 CREATE TABLE signicat.operation_corrections (
     operation   text PRIMARY KEY,
     method      text NOT NULL,

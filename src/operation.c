@@ -436,10 +436,13 @@ path_value(const char *name, void *arg)
 	PathArgs   *pa = (PathArgs *) arg;
 	FunctionCallInfo fcinfo = pa->fcinfo;
 	const BoundOperation *b = pa->b;
-	int			i = find_arg(b, signicat_find_param(b->op, name));
+	const SignicatParam *param = signicat_find_param(b->op, name);
+	int			i = param ? find_arg(b, param) : -1;
 	char	   *value;
 
-	Assert(i >= 0);				/* checked when binding */
+	/* bound for every catalog parameter; a correction holds only those (corrections.c) */
+	if (i < 0 || b->args[i].role != ROLE_PARAM)
+		elog(ERROR, "%s: the path names {%s}, which is not an argument", b->op->id, name);
 	value = scalar_text(PG_GETARG_DATUM(i), b->args[i].type);
 	if (value[0] == '\0')
 		ereport(ERROR,

@@ -112,66 +112,89 @@ signicat_path_parameters(const char *template)
 }
 
 /*
- * Refuse an API path that could leave its API or needs escaping: it starts
- * with "/", has no empty, "." or ".." segment, and only characters allowed
- * unescaped in a path.  A template (a correction) may also have whole
- * segments "{name}", name being letters, digits and "_".  what names the
- * value in the messages.
+ * Why path cannot be sent as an API path, or NULL: it must start with "/",
+ * have no empty, "." or ".." segment, and only characters allowed unescaped
+ * in a path ("%" too, for a path given whole to signicat.request).  A
+ * template (a correction) has whole segments "{name}" (letters, digits,
+ * "_") instead of "%".  *hint gets advice, or NULL.
  */
-void
-signicat_check_path(const char *path, bool template, const char *what)
+char *
+signicat_path_problem(const char *path, bool template, const char **hint)
 {
 	const char *seg;
 
+	*hint = NULL;
 	if (path[0] != '/')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must start with \"/\"", what)));
+		return pstrdup("must start with \"/\"");
 	for (seg = path + 1;; seg = strchr(seg, '/') + 1)
 	{
 		size_t		len = strcspn(seg, "/");
 
-		if ((len == 0 && seg[0] == '/') || (len == 1 && seg[0] == '.') ||
+		if (len == 0 || (len == 1 && seg[0] == '.') ||
 			(len == 2 && seg[0] == '.' && seg[1] == '.'))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not contain empty, \".\" or \"..\" segments", what)));
+		{
+			/* (a raw path may end with "/"; a template is one of Signicat's paths, which never do) */
+			if (!(len == 0 && seg[0] == '\0' && !template))
+				return pstrdup("must not contain empty, \".\" or \"..\" segments");
+		}
 		if (template && len >= 3 && seg[0] == '{' && seg[len - 1] == '}')
 		{
 			for (size_t i = 1; i < len - 1; i++)
 				if (!(isalnum((unsigned char) seg[i]) || seg[i] == '_'))
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("%s has a parameter name that is not letters, digits and \"_\": \"%.*s\"",
-									what, (int) len, seg)));
+					return psprintf("has a parameter name that is not letters, digits and \"_\": \"%.*s\"",
+									(int) len, seg);
 		}
 		else
 		{
 			for (size_t i = 0; i < len; i++)
-				if (!(isalnum((unsigned char) seg[i]) || strchr("-._~!$&'()*+,;=:@%", seg[i])))
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("%s contains a character that is not allowed: \"%c\"", what, seg[i]),
-							 template ? errhint("A parameter is a whole segment: /{name}/.")
-							 : errhint("Escape values in the path, and give query parameters in the query argument.")));
+				if (!(isalnum((unsigned char) seg[i]) || strchr("-._~!$&'()*+,;=:@", seg[i]) ||
+					  (!template && seg[i] == '%')))
+				{
+					*hint = template ? "A parameter is a whole segment: /{name}/."
+						: "Escape values in the path, and give query parameters in the query argument.";
+					return psprintf("contains a character that is not allowed: \"%c\"", seg[i]);
+				}
 		}
 		if (seg[len] == '\0')
 			break;
 	}
+	return NULL;
+}
+
+/* Refuse a path signicat_path_problem finds fault with; what names it. */
+void
+signicat_check_path(const char *path, bool template, const char *what)
+{
+	const char *hint;
+	char	   *problem = signicat_path_problem(path, template, &hint);
+
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s %s", what, problem),
+				 hint ? errhint("%s", hint) : 0));
+}
+
+/* Whether method is one of those Signicat's APIs use. */
+bool
+signicat_method_known(const char *method)
+{
+	static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+
+	for (size_t i = 0; i < lengthof(methods); i++)
+		if (strcmp(methods[i], method) == 0)
+			return true;
+	return false;
 }
 
 /* Refuse an HTTP method other than those Signicat's APIs use. */
 void
 signicat_check_method(const char *method, const char *what)
 {
-	static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
-
-	for (size_t i = 0; i < lengthof(methods); i++)
-		if (strcmp(methods[i], method) == 0)
-			return;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s must be GET, POST, PUT, PATCH or DELETE, not \"%s\"", what, method)));
+	if (!signicat_method_known(method))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be GET, POST, PUT, PATCH or DELETE, not \"%s\"", what, method)));
 }
 
 /*

@@ -346,7 +346,9 @@ typedef struct SignicatCall
 extern void signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp);
 extern char *signicat_api_url(const char *path, const char *query);
 extern List *signicat_path_parameters(const char *template);
+extern char *signicat_path_problem(const char *path, bool template, const char **hint);
 extern void signicat_check_path(const char *path, bool template, const char *what);
+extern bool signicat_method_known(const char *method);
 extern void signicat_check_method(const char *method, const char *what);
 extern void signicat_append_query(StringInfo query, const char *name, const char *value);
 extern char *signicat_expand_path(const char *template,

@@ -1462,7 +1462,15 @@ worker_step(void)
 	if (nanswered > 0 &&
 		((signicat_poller_active() == 0 && queue_next >= nqueue) ||
 		 TimestampDifferenceExceeds(first_answer_at, GetCurrentTimestamp(), RECORD_DELAY_MS)))
+	{
+		/*
+		 * The connections these answers freed take the next queued requests
+		 * first: they are on the wire while the round is written (against a
+		 * far upstream, recording with them idle cost a fifth of the rate).
+		 */
+		start_requests(GetCurrentTimestamp());
 		record_answers();
+	}
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
@@ -1681,16 +1689,17 @@ signicat_stop_worker(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(signicat_stop_worker_of(MyDatabaseId));
 }
 
-PG_FUNCTION_INFO_V1(signicat_wake_worker);
+/* whether this transaction enrolled something: the worker is woken when it commits */
+static bool wake_at_commit = false;
 
-/* Wake this database's worker (after enrolling an item). */
-Datum
-signicat_wake_worker(PG_FUNCTION_ARGS)
+/* Set the latch of this database's worker, if one runs; never raises. */
+static void
+wake_worker(void)
 {
 	Latch	   *latch = NULL;
 
 	if (worker_shared == NULL)
-		PG_RETURN_VOID();
+		return;
 	SpinLockAcquire(&worker_shared->mutex);
 	{
 		WorkerSlot *slot = slot_of(MyDatabaseId);
@@ -1701,6 +1710,49 @@ signicat_wake_worker(PG_FUNCTION_ARGS)
 	SpinLockRelease(&worker_shared->mutex);
 	if (latch)
 		SetLatch(latch);
+}
+
+/*
+ * At commit, the enrolled rows are visible: wake the worker then.  Woken at
+ * enrolment, it looked before the commit, found nothing due and slept a
+ * whole signicat.worker_naptime.
+ */
+static void
+wake_at_commit_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (wake_at_commit)
+				wake_worker();
+			wake_at_commit = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* (a prepared transaction's rows are found at the next look) */
+			wake_at_commit = false;
+			break;
+		default:
+			break;
+	}
+}
+
+PG_FUNCTION_INFO_V1(signicat_wake_worker);
+
+/* Wake this database's worker when this transaction commits (after enrolling an item). */
+Datum
+signicat_wake_worker(PG_FUNCTION_ARGS)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		RegisterXactCallback(wake_at_commit_callback, NULL);
+		registered = true;
+	}
+	wake_at_commit = true;
 	PG_RETURN_VOID();
 }
 
