@@ -22,7 +22,9 @@
 #                             that answers after 50 ms (nginx's echo_sleep): the sequential baseline
 #   9. far upstream, worker   5,000 due processes polled by the worker with poll_connections = 64
 #                             (and 256) against that upstream; nginx's own count of open connections
-#   (8 and 10, the bulk call against the far upstream and on loopback, come with signicat.call_many)
+#   8. far upstream, bulk     the same 500 calls through signicat.call_many, 32 at once
+#  10. loopback, bulk         20,000 calls through call_many against the same calls row by row;
+#                             peak RSS growth over 100,000 calls; statement_timeout ending a batch
 # and prints a table "figure | value | target | result", also written to bench/results.json.
 #
 # Exit status: 0 once the setup worked, whatever the figures (a FAIL is a finding, not a crash);
@@ -69,6 +71,10 @@ INSTR_CALLS=1000            # figure 6, more calls in the long run
 FAR_DELAY_MS=50             # figures 7 and 9: the far upstream's delay (echo_sleep in nginx.conf)
 FAR_CALLS=500               # figure 7
 FAR_WORKER_ROWS=5000        # figure 9
+FAR_BULK_CONCURRENCY=32     # figure 8
+BULK_LOOPBACK_CALLS=20000   # figure 10
+BULK_MEMORY_CALLS=100000    # figure 10, memory
+BULK_TIMEOUT_MS=300         # figure 10, statement_timeout
 
 # ---- targets ----
 TARGET_RATIO=0.9            # extension calls/s >= 0.9 x raw libcurl
@@ -78,6 +84,7 @@ TARGET_RSS_GROWTH_KB=1024   # over MEM_CALLS calls
 TARGET_LIST_GROWTH_KB=65536 # peak growth during the listing
 TARGET_CANCEL_MS=100        # max over CANCEL_REPEATS
 TARGET_FAR_WORKER_SHARE=0.8 # figure 9: of the ideal poll_connections / FAR_DELAY_MS
+TARGET_BULK_GROWTH_KB=32768 # figure 10: peak RSS growth of BULK_MEMORY_CALLS calls beyond the input's
 
 CLK_TCK=$(getconf CLK_TCK)
 PIN_SERVER=     # figure 1: CPU for nginx's worker
@@ -574,10 +581,103 @@ SELECT extract(epoch FROM clock_timestamp()) - :t0;
 EOF
 )
     rate=$(calc "$FAR_CALLS / $secs")
+    echo "$secs" >"$WORKDIR/far_row_by_row.secs"     # figure 8's baseline
     ideal=$(calc "$FAR_CALLS * $FAR_DELAY_MS / 1000")
     record far_row_by_row "7. far upstream: $FAR_CALLS calls row by row" \
         "$(printf '%.1f s, %.1f calls/s (one after another: %.0f s at least)' "$secs" "$rate" "$ideal")" \
         "$secs" "s" "info (the baseline of the bulk call)" "-"
+}
+
+# figure 8: the bulk call against the far upstream (figure 7's statement, through call_many)
+figure_far_bulk() {
+    local out n secs ideal row_secs speedup status
+    out=$(psql_q <<EOF
+SET signicat.base_url = 'http://127.0.0.1:$FAR_PORT';
+SET signicat.bulk_concurrency = $FAR_BULK_CONCURRENCY;
+SELECT count(*) FROM signicat.call_many('assure_get_process',
+    (SELECT array_agg(jsonb_build_object('dossier_id', gen_random_uuid(), 'process_id', gen_random_uuid()))
+     FROM generate_series(1, $FAR_BULK_CONCURRENCY))) \g /dev/null
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+SELECT count(*) FILTER (WHERE result IS NOT NULL) FROM signicat.call_many('assure_get_process',
+    (SELECT array_agg(jsonb_build_object('dossier_id', gen_random_uuid(), 'process_id', gen_random_uuid()))
+     FROM generate_series(1, $FAR_CALLS)));
+SELECT extract(epoch FROM clock_timestamp()) - :t0;
+EOF
+)
+    n=$(sed -n 1p <<<"$out")
+    secs=$(sed -n 2p <<<"$out")
+    ideal=$(calc "-(-$FAR_CALLS // $FAR_BULK_CONCURRENCY) * $FAR_DELAY_MS / 1000")
+    row_secs=$(cat "$WORKDIR/far_row_by_row.secs" 2>/dev/null || echo 0)
+    speedup=$(calc "$row_secs / $secs if $row_secs else 0")
+    status=$(pass_if "$n == $FAR_CALLS and $secs <= 1.5 * $ideal and ($row_secs == 0 or $speedup >= 20)")
+    record far_bulk "8. far upstream: $FAR_CALLS calls through call_many, $FAR_BULK_CONCURRENCY at once" \
+        "$(printf '%.2f s (%d answered; %s row by row; ideal %.2f s)' "$secs" "$n" \
+                  "$( [[ $row_secs == 0 ]] && echo 'figure 7 not run: no ratio to' || printf '%.1fx' "$speedup")" "$ideal")" \
+        "$secs" "s" "$(printf '>= 20x row by row, <= 1.5x ideal (%.2f s)' "$(calc "1.5 * $ideal")")" "$status"
+}
+
+# figure 10: the bulk call on loopback, against the same calls row by row
+figure_loopback_bulk() {
+    local out single bulk ratio
+    out=$(psql_q <<EOF
+SELECT count(signicat.assure_get_process(gen_random_uuid(), gen_random_uuid())) FROM generate_series(1, 200) \g /dev/null
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+SELECT count(signicat.assure_get_process(gen_random_uuid(), gen_random_uuid())) FROM generate_series(1, $BULK_LOOPBACK_CALLS) \g /dev/null
+SELECT extract(epoch FROM clock_timestamp()) AS t1 \gset
+SELECT count(*) FILTER (WHERE result IS NOT NULL) FROM signicat.call_many('assure_get_process',
+    (SELECT array_agg(jsonb_build_object('dossier_id', gen_random_uuid(), 'process_id', gen_random_uuid()))
+     FROM generate_series(1, $BULK_LOOPBACK_CALLS))) \g /dev/null
+SELECT $BULK_LOOPBACK_CALLS / (:t1 - :t0), $BULK_LOOPBACK_CALLS / (extract(epoch FROM clock_timestamp()) - :t1);
+EOF
+)
+    IFS='|' read -r single bulk <<<"$out"
+    ratio=$(calc "$bulk / $single")
+    record loopback_bulk "10. loopback: $BULK_LOOPBACK_CALLS calls through call_many (concurrency 16)" \
+        "$(printf '%.0f calls/s against %.0f row by row (%.2fx)' "$bulk" "$single" "$ratio")" \
+        "$bulk" "calls/s" ">= 1x row by row" "$(pass_if "$ratio >= 1")"
+}
+
+# figure 10, continued: memory over 100,000 calls, and statement_timeout ending a batch
+figure_bulk_limits() {
+    local out grown n late input
+    out=$(psql_q <<EOF
+SELECT public.bench_proc_kb('VmRSS') AS before \gset
+SELECT count(*) FILTER (WHERE result IS NOT NULL) FROM signicat.call_many('assure_get_process',
+    (SELECT array_agg(jsonb_build_object('dossier_id', gen_random_uuid(), 'process_id', gen_random_uuid()))
+     FROM generate_series(1, $BULK_MEMORY_CALLS)));
+SELECT public.bench_proc_kb('VmHWM') - :before;
+EOF
+)
+    n=$(sed -n 1p <<<"$out")
+    grown=$(sed -n 2p <<<"$out")
+    # the same statement's input alone (the array of 100,000 calls), in a fresh session too
+    input=$(psql_q <<EOF
+SELECT public.bench_proc_kb('VmRSS') AS before \gset
+SELECT cardinality((SELECT array_agg(jsonb_build_object('dossier_id', gen_random_uuid(), 'process_id', gen_random_uuid()))
+                    FROM generate_series(1, $BULK_MEMORY_CALLS))) \g /dev/null
+SELECT public.bench_proc_kb('VmHWM') - :before;
+EOF
+)
+    record bulk_memory "10. call_many of $BULK_MEMORY_CALLS calls: backend peak RSS growth beyond its input's" \
+        "$(printf '%d kB (%d kB in all, %d kB for the input array alone; %d answered)' "$((grown - input))" "$grown" "$input" "$n")" \
+        "$((grown - input))" "kB" "< $TARGET_BULK_GROWTH_KB kB, all answered" \
+        "$(pass_if "$grown - $input < $TARGET_BULK_GROWTH_KB and $n == $BULK_MEMORY_CALLS")"
+    # statement_timeout during 5,000 calls to the far upstream, 64 at once: how late the statement ends
+    late=$(psql_q -v ON_ERROR_STOP=0 2>/dev/null <<EOF
+SET signicat.base_url = 'http://127.0.0.1:$FAR_PORT';
+SET signicat.bulk_concurrency = 64;
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+SET statement_timeout = '${BULK_TIMEOUT_MS}ms';
+SELECT count(*) FROM signicat.call_many('assure_get_process',
+    (SELECT array_agg(jsonb_build_object('dossier_id', gen_random_uuid(), 'process_id', gen_random_uuid()))
+     FROM generate_series(1, 5000)));
+RESET statement_timeout;
+SELECT round(((extract(epoch FROM clock_timestamp()) - :t0) * 1000 - $BULK_TIMEOUT_MS)::numeric, 1);
+EOF
+)
+    record bulk_timeout "10. call_many ended by statement_timeout = ${BULK_TIMEOUT_MS}ms (5000 calls, 64 at once)" \
+        "$(printf '%s ms after the timeout' "$late")" "$late" "ms" "< $TARGET_CANCEL_MS ms" \
+        "$(pass_if "$late < $TARGET_CANCEL_MS")"
 }
 
 # far_connections_start / far_connections_stop: the most connections open to the far upstream
@@ -887,7 +987,10 @@ run_section "per-call overhead" figure_per_call
 run_section "concurrency and token sharing" figure_concurrency
 run_section "worker throughput" figure_worker
 run_section "far upstream, row by row" figure_far_row_by_row
+run_section "far upstream, bulk" figure_far_bulk
 run_section "far upstream, worker" figure_far_worker
+run_section "loopback, bulk" figure_loopback_bulk
+run_section "bulk: memory and statement_timeout" figure_bulk_limits
 run_section "memory" figure_memory
 run_section "cancel latency" figure_cancel
 run_section "instructions per call" figure_instructions

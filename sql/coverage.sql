@@ -17,7 +17,8 @@ WHERE p.pronamespace = 'signicat'::regnamespace
   AND p.proname NOT IN (SELECT operation_id FROM signicat.operations())
   AND p.proname NOT IN ('request', 'operations', 'watch_add', 'watch_drop', 'start_worker',
                         'stop_worker', 'worker_counters', 'sync_processes', 'stuck', '_wake_worker',
-                        'stats', 'stats_reset', 'http_status_rules', '_operation_corrections_changed')
+                        'stats', 'stats_reset', 'http_status_rules', '_operation_corrections_changed',
+                        'call_many')
 ORDER BY 1;
 
 -- every operation's comment names its method and path

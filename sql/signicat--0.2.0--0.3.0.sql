@@ -10,7 +10,8 @@
 --     values its parameters are known to take (no longer a limit: the library
 --     sends values the catalog does not know);
 --   * new operation assure_get_process_raw_result;
---   * mobileid_create_e2e_key takes the new optional algorithm.
+--   * mobileid_create_e2e_key takes the new optional algorithm;
+--   * signicat.call_many: many calls of one operation at once.
 -- test/t/008_upgrade.pl checks that this script and a fresh install of 0.3.0
 -- give the same objects.
 
@@ -33,6 +34,16 @@ COMMENT ON FUNCTION signicat.mobileid_create_e2e_key(text, text, text) IS
 
 -- new result columns: the function is made again
 DROP FUNCTION signicat.operations();
+-- Many calls of one operation at once: one row per call, in input order.
+-- (The input is "calls": PostgreSQL allows no input and output parameter of
+-- the same name, and the rows give each call's arguments back.)
+CREATE FUNCTION signicat.call_many(operation text, calls jsonb[])
+RETURNS TABLE (ordinality integer, arguments jsonb, result jsonb, http_status integer,
+               sqlstate text, message text, detail text, trace_id text)
+AS 'MODULE_PATHNAME', 'signicat_call_many' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.call_many(text, jsonb[]) IS
+'Many calls of one operation at once (signicat.bulk_concurrency in flight): one row per call, in input order, with its result or its error; each call needs the grant of the operation''s own function';
+
 -- Corrections of an operation's method and path, made by an admin when
 -- Signicat's real path differs from the catalog's (40 paths are inferred):
 -- the SQL functions, signicat.operations() and the worker send to the
@@ -77,10 +88,11 @@ REVOKE EXECUTE ON FUNCTION
     signicat.assure_get_process_raw_result(uuid, uuid),
     signicat.mobileid_create_e2e_key(text, text, text),
     signicat._operation_corrections_changed(),
-    signicat.operations()
+    signicat.operations(),
+    signicat.call_many(text, jsonb[])
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION signicat.assure_get_process_raw_result(uuid, uuid) TO signicat_operator;
 GRANT EXECUTE ON FUNCTION signicat.mobileid_create_e2e_key(text, text, text) TO signicat_admin;
-GRANT EXECUTE ON FUNCTION signicat.operations() TO signicat_reader;
+GRANT EXECUTE ON FUNCTION signicat.operations(), signicat.call_many(text, jsonb[]) TO signicat_reader;
 GRANT SELECT ON signicat.operation_corrections TO signicat_reader;
 GRANT INSERT, UPDATE, DELETE, TRUNCATE ON signicat.operation_corrections TO signicat_admin;

@@ -660,6 +660,16 @@ COMMENT ON FUNCTION signicat.mobileid_list_devices_by_device_hash(text) IS
 -- The catalog itself
 -- ---------------------------------------------------------------------------
 
+-- Many calls of one operation at once: one row per call, in input order.
+-- (The input is "calls": PostgreSQL allows no input and output parameter of
+-- the same name, and the rows give each call's arguments back.)
+CREATE FUNCTION signicat.call_many(operation text, calls jsonb[])
+RETURNS TABLE (ordinality integer, arguments jsonb, result jsonb, http_status integer,
+               sqlstate text, message text, detail text, trace_id text)
+AS 'MODULE_PATHNAME', 'signicat_call_many' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION signicat.call_many(text, jsonb[]) IS
+'Many calls of one operation at once (signicat.bulk_concurrency in flight): one row per call, in input order, with its result or its error; each call needs the grant of the operation''s own function';
+
 -- Corrections of an operation's method and path, made by an admin when
 -- Signicat's real path differs from the catalog's (40 paths are inferred):
 -- the SQL functions, signicat.operations() and the worker send to the
@@ -1074,7 +1084,8 @@ GRANT EXECUTE ON FUNCTION
     signicat.mobileid_get_risk_indicators(),
     signicat.mobileid_get_statistics_by_days(integer),
     signicat.mobileid_get_statistics_by_date_range(date, date),
-    signicat.operations()
+    signicat.operations(),
+    signicat.call_many(text, jsonb[])
 TO signicat_reader;
 
 GRANT EXECUTE ON FUNCTION

@@ -69,6 +69,20 @@ object_ownercheck(Oid classid, Oid objectid, Oid roleid)
 #endif
 
 /*
+ * May roleid run function funcoid?  16 folded pg_proc_aclcheck into
+ * object_aclcheck.
+ */
+#include "utils/acl.h"
+#if PG_VERSION_NUM >= 160000
+#include "catalog/pg_proc.h"
+#define signicat_function_aclcheck(funcoid, roleid) \
+	object_aclcheck(ProcedureRelationId, (funcoid), (roleid), ACL_EXECUTE)
+#else
+#define signicat_function_aclcheck(funcoid, roleid) \
+	pg_proc_aclcheck((funcoid), (roleid), ACL_EXECUTE)
+#endif
+
+/*
  * pq_check_connection() (14+) is declared in libpq/libpq.h, which includes
  * libpq-be.h, which needs the GSSAPI headers when the server was built with
  * GSSAPI (Debian's is): a build dependency on libkrb5-dev for one prototype.

@@ -92,6 +92,13 @@ append_validation_errors(StringInfo detail, Jsonb *problem)
 	flush_line(detail, &line);
 }
 
+/* The traceId of a problem answer, or NULL. */
+char *
+signicat_trace_id(const SignicatHttpResponse *resp)
+{
+	return signicat_json_string(parse_problem(resp), "traceId");
+}
+
 /* Raise the error for a non-2xx answer. */
 void
 signicat_report_http_error(const SignicatCall *call, const SignicatHttpResponse *resp)

@@ -745,6 +745,27 @@ dossier_arg(FunctionCallInfo fcinfo, const BoundOperation *b)
 	return NULL;
 }
 
+/*
+ * The jsonb answer of a 2xx (NULL where the operation documents an empty
+ * one, or for a void function); with enrol, what a create made is enrolled
+ * in signicat.watch.  Shared by the SQL functions and signicat.call_many.
+ */
+static Jsonb *
+answer_jsonb(const BoundOperation *b, const SignicatHttpResponse *resp, bool enrol,
+			 FunctionCallInfo fcinfo)
+{
+	Jsonb	   *answer;
+	const SignicatWatchKind *kind;
+
+	if (b->rettype != JSONBOID || !answer_is_json(b->op, resp, "answer"))
+		return NULL;
+	answer = signicat_unwrap_envelope(b->op, signicat_parse_json(resp->body, resp->body_len, b->op->id, "answer"));
+	/* what was just created is followed by the worker */
+	if (enrol && (kind = signicat_watch_kind_for_create(b->op->id)) != NULL)
+		signicat_watch_enroll(kind, answer, dossier_arg(fcinfo, b));
+	return answer;
+}
+
 PG_FUNCTION_INFO_V1(signicat_operation);
 
 /*
@@ -793,15 +814,10 @@ signicat_operation(PG_FUNCTION_ARGS)
 			}
 		case JSONBOID:
 			{
-				Jsonb	   *answer;
-				const SignicatWatchKind *kind;
+				Jsonb	   *answer = answer_jsonb(b, &resp, true, fcinfo);
 
-				if (!answer_is_json(b->op, &resp, "answer"))
+				if (answer == NULL)
 					PG_RETURN_NULL();
-				answer = signicat_unwrap_envelope(b->op, signicat_parse_json(resp.body, resp.body_len, b->op->id, "answer"));
-				/* what was just created is followed by the worker */
-				if ((kind = signicat_watch_kind_for_create(b->op->id)) != NULL)
-					signicat_watch_enroll(kind, answer, dossier_arg(fcinfo, b));
 				PG_RETURN_JSONB_P(answer);
 			}
 		default:
@@ -936,6 +952,23 @@ find_member(JsonbContainer *obj, const char *key)
 	return NULL;
 }
 
+/* The text of a JSON scalar, as a type's input function takes it; NULL for a container. */
+static char *
+json_scalar_text(const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvString:
+			return pnstrdup(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+		case jbvBool:
+			return pstrdup(v->val.boolean ? "true" : "false");
+		default:
+			return NULL;
+	}
+}
+
 static Datum
 column_value(ListState *ls, int col, JsonbValue *item, bool *isnull)
 {
@@ -958,21 +991,8 @@ column_value(ListState *ls, int col, JsonbValue *item, bool *isnull)
 	if (att->atttypid == BYTEAOID && v->type == jbvString)
 		return PointerGetDatum(decode_data_url(v->val.string.val, v->val.string.len,
 											   NameStr(att->attname)));
-	switch (v->type)
-	{
-		case jbvString:
-			text = pnstrdup(v->val.string.val, v->val.string.len);
-			break;
-		case jbvNumeric:
-			text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
-			break;
-		case jbvBool:
-			text = pstrdup(v->val.boolean ? "true" : "false");
-			break;
-		default:
-			text = JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
-			break;
-	}
+	if ((text = json_scalar_text(v)) == NULL)
+		text = JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
 	return InputFunctionCall(&ls->infuncs[col], text, ls->ioparams[col], att->atttypmod);
 }
 
@@ -1225,4 +1245,148 @@ signicat_operations_list(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/* ---------- calls described in JSON (signicat.call_many, bulk.c) ---------- */
+
+/* The bound operation of the function funcoid (a Signicat operation's SQL function). */
+SignicatBoundOperation *
+signicat_bind_function(Oid funcoid)
+{
+	FmgrInfo	flinfo;
+
+	fmgr_info(funcoid, &flinfo);
+	return bind_operation(&flinfo, CurrentMemoryContext);
+}
+
+/*
+ * Why signicat.call_many cannot run the function's calls, or NULL: it
+ * returns one jsonb (or nothing) per call, and takes no bytes (an upload's
+ * images or files are given row by row, where their media types are known).
+ */
+const char *
+signicat_bulk_refusal(const SignicatBoundOperation *b)
+{
+	if (b->rettype != JSONBOID && b->rettype != VOIDOID)
+		return "returns rows or bytes, not one jsonb per call";
+	for (int i = 0; i < b->nargs; i++)
+		if (b->args[i].type == BYTEAOID || get_element_type(b->args[i].type) == BYTEAOID)
+			return "takes bytes (an upload)";
+	return NULL;
+}
+
+/* A JSON value as the argument's SQL type, through the type's own input function. */
+static Datum
+json_to_arg(JsonbValue *v, const BoundArg *a, const char *opid)
+{
+	Oid			elemtype = get_element_type(a->type);
+	Oid			typinput;
+	Oid			typioparam;
+	char	   *text;
+
+	if (a->type == JSONBOID)
+		return JsonbPGetDatum(JsonbValueToJsonb(v));
+	if (OidIsValid(elemtype) && v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
+	{
+		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+		JsonbValue	e;
+		JsonbIteratorToken tok;
+		int			n = JsonContainerSize(v->val.binary.data);
+		Datum	   *elems = palloc0(sizeof(Datum) * Max(n, 1));
+		bool	   *nulls = palloc0(sizeof(bool) * Max(n, 1));
+		int			i = 0;
+		int			dims[1];
+		int			lbs[1] = {1};
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		BoundArg	elem = *a;
+
+		elem.type = elemtype;
+		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+		{
+			if (tok != WJB_ELEM)
+				continue;
+			nulls[i] = e.type == jbvNull;
+			if (!nulls[i])
+				elems[i] = json_to_arg(&e, &elem, opid);
+			i++;
+		}
+		dims[0] = i;
+		get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+		return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, elemtype,
+												  typlen, typbyval, typalign));
+	}
+	if ((text = json_scalar_text(v)) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: %s must be a JSON %s", opid, a->sqlname,
+						OidIsValid(elemtype) ? "array" : "string, number or boolean")));
+	getTypeInputInfo(a->type, &typinput, &typioparam);
+	return OidInputFunctionCall(typinput, text, typioparam, -1);
+}
+
+/*
+ * One call described by a JSON object naming the SQL function's arguments
+ * ({"dossier_id": "...", "process_id": "..."}; absent or null: NULL),
+ * converted by each argument's type and prepared exactly as a call of the
+ * function would be: the same checks, before anything is sent.
+ */
+void
+signicat_prepare_from_json(SignicatBoundOperation *b, Jsonb *args, SignicatCall *call,
+						   const char **dossier_id)
+{
+	FunctionCallInfo fcinfo = palloc0(SizeForFunctionCallInfo(Max(b->nargs, 1)));
+	PreparedCall *pc = palloc0(sizeof(PreparedCall));
+	JsonbIterator *it;
+	JsonbValue	k;
+	JsonbValue	v;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, b->nargs, InvalidOid, NULL, NULL);
+	for (int i = 0; i < b->nargs; i++)
+	{
+		fcinfo->args[i].value = (Datum) 0;
+		fcinfo->args[i].isnull = true;
+	}
+	if (args == NULL || !JB_ROOT_IS_OBJECT(args))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the arguments of a call of %s must be a JSON object", b->op->id),
+				 errhint("Name the arguments of signicat.%s, e.g. {\"%s\": ...}.", b->op->id,
+						 b->nargs > 0 ? b->args[0].sqlname : "")));
+	it = JsonbIteratorInit(&args->root);
+	(void) JsonbIteratorNext(&it, &k, true);	/* the object */
+	while (JsonbIteratorNext(&it, &k, true) == WJB_KEY)
+	{
+		char	   *name = pnstrdup(k.val.string.val, k.val.string.len);
+		int			i;
+
+		(void) JsonbIteratorNext(&it, &v, true);
+		for (i = 0; i < b->nargs && strcmp(b->args[i].sqlname, name) != 0; i++)
+			;
+		if (i == b->nargs)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("signicat.%s has no argument \"%.64s\"", b->op->id, name)));
+		if (v.type == jbvNull)
+			continue;
+		fcinfo->args[i].value = json_to_arg(&v, &b->args[i], b->op->id);
+		fcinfo->args[i].isnull = false;
+	}
+	prepare_call(fcinfo, b, pc);
+	*call = pc->call;
+	*dossier_id = dossier_arg(fcinfo, b);
+}
+
+/*
+ * The answer of a call of signicat.call_many, as its function would return
+ * it; what a create made is not enrolled here but *enrol says its kind, so
+ * that the window's creates are enrolled together (bulk.c).
+ */
+Jsonb *
+signicat_bulk_answer(SignicatBoundOperation *b, const SignicatHttpResponse *resp,
+					 const SignicatWatchKind **enrol)
+{
+	*enrol = signicat_watch_kind_for_create(b->op->id);
+	return answer_jsonb(b, resp, false, NULL);
 }

@@ -26,17 +26,16 @@
 
 #include "signicat.h"
 
-#define POLL_MAX_HANDLES 256
 
 static CURLM *poll_multi = NULL;
-static CURL *poll_handles[POLL_MAX_HANDLES];
+static CURL *poll_handles[SIGNICAT_POLL_MAX];
 static int	poll_nhandles = 0;
 static int	poll_max_connections = 0;
 
 /* the free handles of the pool, and the requests in flight on the others */
-static CURL *free_handles[POLL_MAX_HANDLES];
+static CURL *free_handles[SIGNICAT_POLL_MAX];
 static int	nfree = 0;
-static SignicatPoll *flying[POLL_MAX_HANDLES];
+static SignicatPoll *flying[SIGNICAT_POLL_MAX];
 static int	nflying = 0;
 
 /*
@@ -46,7 +45,7 @@ static int	nflying = 0;
 void
 signicat_poller_configure(int max_parallel)
 {
-	max_parallel = Max(1, Min(max_parallel, POLL_MAX_HANDLES));
+	max_parallel = Max(1, Min(max_parallel, SIGNICAT_POLL_MAX));
 	signicat_curl_init();
 	if (poll_multi == NULL)
 	{
@@ -58,6 +57,13 @@ signicat_poller_configure(int max_parallel)
 	}
 	if (poll_max_connections != max_parallel)
 	{
+		/*
+		 * HTTP/2 where the server offers it (over TLS): requests share a
+		 * connection as streams.  (Not CURLOPT_PIPEWAIT: a request would
+		 * wait for a connection whose answer hangs instead of taking a
+		 * free one.)
+		 */
+		curl_multi_setopt(poll_multi, CURLMOPT_PIPELINING, (long) CURLPIPE_MULTIPLEX);
 		curl_multi_setopt(poll_multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) max_parallel);
 		curl_multi_setopt(poll_multi, CURLMOPT_MAXCONNECTS, (long) max_parallel);
 		poll_max_connections = max_parallel;
@@ -103,7 +109,10 @@ finish_poll(SignicatPoll *p, CURLcode result)
 		p->done = true;
 	}
 	else
+	{
 		p->sqlstate = signicat_transfer_error(&p->transfer, &p->error, &p->error_detail);
+		p->refused = signicat_transfer_refused(&p->transfer);
+	}
 	/* error texts point into the transfer's buffer: keep copies */
 	if (p->error)
 		p->error = pstrdup(p->error);
@@ -151,6 +160,7 @@ signicat_poller_start(SignicatPoll *p, MemoryContext cxt, long timeout_ms)
 	p->error = NULL;
 	p->error_detail = NULL;
 	p->attached = false;
+	p->refused = false;
 	p->elapsed_us = 0;
 
 	flying[nflying++] = p;
@@ -176,7 +186,7 @@ signicat_poller_start(SignicatPoll *p, MemoryContext cxt, long timeout_ms)
 /*
  * Drive the requests in flight for at most timeout_ms (returning as soon as
  * one finishes) and put the finished ones in done[] (room for
- * POLL_MAX_HANDLES); returns how many finished.  Each finished request has
+ * SIGNICAT_POLL_MAX); returns how many finished.  Each finished request has
  * its answer (p->done) or its transport failure (p->sqlstate).
  */
 int

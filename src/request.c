@@ -224,8 +224,8 @@ signicat_append_query(StringInfo query, const char *name, const char *value)
 }
 
 /* Is this HTTP status worth another try of an idempotent request? (wire.c's table) */
-static bool
-retryable_status(long status)
+bool
+signicat_retryable_status(long status)
 {
 	const WireStatusRule *rule = wire_status_rule(status);
 
@@ -240,8 +240,8 @@ retryable_status(long status)
  * limit for the day, a maintenance window, a date years ahead): that wait is
  * not waited.  53400 at once, saying when Signicat will take the call.
  */
-static void
-report_retry_too_far(const SignicatCall *call, const SignicatHttpResponse *resp, long retry_after_s)
+void
+signicat_report_retry_too_far(const SignicatCall *call, const SignicatHttpResponse *resp, long retry_after_s)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -259,14 +259,22 @@ report_retry_too_far(const SignicatCall *call, const SignicatHttpResponse *resp,
  * (core's "connection to client lost", as client_connection_check_interval
  * would say).
  */
-static bool
-wait_before_retry(int attempt, long retry_after_s)
+long
+signicat_retry_delay_ms(int attempt, long retry_after_s)
 {
 	double		cap = 200.0 * pow(2.0, attempt - 1);
 	long		delay_ms = (long) (cap * pg_prng_double(&pg_global_prng_state));
 
 	if (retry_after_s > 0)
 		delay_ms = Max(delay_ms, retry_after_s * 1000);
+	return delay_ms;
+}
+
+static bool
+wait_before_retry(int attempt, long retry_after_s)
+{
+	long		delay_ms = signicat_retry_delay_ms(attempt, retry_after_s);
+
 	if (StatementTimeout > 0)
 	{
 		TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentStatementStartTimestamp(),
@@ -356,7 +364,7 @@ send_with_retries(const SignicatCall *call, SignicatHttpRequest *req,
 			continue;
 		}
 
-		if (answered && retryable_status(resp->status) && call->idempotent)
+		if (answered && signicat_retryable_status(resp->status) && call->idempotent)
 		{
 			why = psprintf("HTTP %ld", resp->status);
 			retry_after = resp->retry_after;
@@ -441,7 +449,7 @@ signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 	if (!answered)
 		signicat_report_transport_error(&err);
 	if (too_far > 0)
-		report_retry_too_far(call, resp, too_far);
+		signicat_report_retry_too_far(call, resp, too_far);
 	if (resp->status < 200 || resp->status > 299)
 		signicat_report_http_error(call, resp);
 

@@ -99,6 +99,7 @@ _PG_init(void)
 	signicat_watch_init();
 	signicat_worker_init();
 	signicat_corrections_init();
+	signicat_bulk_init();
 
 	MarkGUCPrefixReserved("signicat");
 

@@ -249,7 +249,11 @@ typedef struct SignicatPoll
 	int			sqlstate;		/* else the transport failure */
 	const char *error;
 	const char *error_detail;
+	bool		refused;		/* an answer we refuse (too large): not sent again */
 } SignicatPoll;
+
+/* the most requests the poller has in flight */
+#define SIGNICAT_POLL_MAX 256
 
 extern void signicat_poller_configure(int max_parallel);
 extern int	signicat_poller_capacity(void);
@@ -276,6 +280,16 @@ extern bool signicat_watch_is_terminal(const SignicatWatchKind *kind, const char
 extern void signicat_watch_check_writable(const char *opid);
 extern void signicat_watch_enroll(const SignicatWatchKind *kind, Jsonb *answer,
 								  const char *dossier_id);
+
+/* one created item, for signicat_watch_enroll_many */
+typedef struct SignicatEnrolment
+{
+	Jsonb	   *answer;
+	const char *dossier_id;
+} SignicatEnrolment;
+
+extern void signicat_watch_enroll_many(const SignicatWatchKind *kind,
+									   const SignicatEnrolment *items, int n);
 
 /* ---------- worker.c: the background worker ---------- */
 
@@ -354,6 +368,27 @@ extern void signicat_append_query(StringInfo query, const char *name, const char
 extern char *signicat_expand_path(const char *template,
 								  const char *(*value_of) (const char *name, void *arg),
 								  void *arg);
+extern bool signicat_retryable_status(long status);
+extern long signicat_retry_delay_ms(int attempt, long retry_after_s);
+pg_noreturn extern void signicat_report_retry_too_far(const SignicatCall *call,
+													  const SignicatHttpResponse *resp,
+													  long retry_after_s);
+
+/* ---------- operation.c: SQL functions bound to operations ---------- */
+
+typedef struct BoundOperation SignicatBoundOperation;
+
+extern SignicatBoundOperation *signicat_bind_function(Oid funcoid);
+extern const char *signicat_bulk_refusal(const SignicatBoundOperation *b);
+extern void signicat_prepare_from_json(SignicatBoundOperation *b, Jsonb *args,
+									   SignicatCall *call, const char **dossier_id);
+extern Jsonb *signicat_bulk_answer(SignicatBoundOperation *b, const SignicatHttpResponse *resp,
+								   const struct SignicatWatchKind **enrol);
+
+/* ---------- bulk.c: signicat.call_many ---------- */
+
+extern int	signicat_bulk_concurrency;
+extern void signicat_bulk_init(void);
 
 /* ---------- stats.c: per-operation statistics ---------- */
 
@@ -373,6 +408,7 @@ extern void signicat_stats_retry(int slot);
 
 extern int	signicat_sqlstate_for_status(long status);
 extern char *signicat_http_error_text(const SignicatHttpResponse *resp);
+extern char *signicat_trace_id(const SignicatHttpResponse *resp);
 pg_noreturn extern void signicat_report_http_error(const SignicatCall *call,
 												   const SignicatHttpResponse *resp);
 

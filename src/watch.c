@@ -12,7 +12,9 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
+#include "utils/uuid.h"
 
 #include "signicat.h"
 
@@ -125,6 +127,61 @@ signicat_watch_enroll(const SignicatWatchKind *kind, Jsonb *answer, const char *
 	SPI_connect();
 	rc = SPI_execute_with_args("SELECT signicat.watch_add($1, $2, $3)",
 							   3, argtypes, values, nulls, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not enrol %s for status tracking: %s", kind->kind,
+			 SPI_result_code_string(rc));
+	SPI_finish();
+}
+
+/*
+ * Enrol what n creates of kind made (signicat.call_many), in one
+ * statement: signicat.watch_add per item, its id and dossier given as
+ * uuid arrays, so that no name is resolved through the caller's
+ * search_path.  Items whose answer carries no id are left out.
+ */
+void
+signicat_watch_enroll_many(const SignicatWatchKind *kind, const SignicatEnrolment *items, int n)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+	Datum	   *dossiers = palloc(sizeof(Datum) * n);
+	bool	   *nodossier = palloc(sizeof(bool) * n);
+	int			dims[1];
+	int			lbs[1] = {1};
+	int			count = 0;
+	Oid			argtypes[3] = {TEXTOID, UUIDARRAYOID, UUIDARRAYOID};
+	Datum		values[3];
+	int			rc;
+
+	if (!signicat_auto_watch)
+		return;
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *id;
+
+		if (items[i].answer == NULL || !JB_ROOT_IS_OBJECT(items[i].answer))
+			continue;
+		id = getKeyJsonValueFromContainer(&items[i].answer->root, kind->id_member,
+										  strlen(kind->id_member), NULL);
+		if (id == NULL || id->type != jbvString)
+			continue;
+		ids[count] = DirectFunctionCall1(uuid_in,
+										 CStringGetDatum(pnstrdup(id->val.string.val, id->val.string.len)));
+		nodossier[count] = items[i].dossier_id == NULL;
+		dossiers[count] = nodossier[count] ? (Datum) 0 :
+			DirectFunctionCall1(uuid_in, CStringGetDatum(items[i].dossier_id));
+		count++;
+	}
+	if (count == 0)
+		return;
+	dims[0] = count;
+	values[0] = CStringGetTextDatum(kind->kind);
+	values[1] = PointerGetDatum(construct_md_array(ids, NULL, 1, dims, lbs, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	values[2] = PointerGetDatum(construct_md_array(dossiers, nodossier, 1, dims, lbs, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+
+	SPI_connect();
+	rc = SPI_execute_with_args("SELECT pg_catalog.count(signicat.watch_add($1, u.i, u.d)) "
+							   "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(i, d)",
+							   3, argtypes, values, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not enrol %s for status tracking: %s", kind->kind,
 			 SPI_result_code_string(rc));

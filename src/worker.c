@@ -1310,7 +1310,7 @@ start_requests(TimestampTz now)
 static void
 collect_answers(void)
 {
-	SignicatPoll *done[256];
+	SignicatPoll *done[SIGNICAT_POLL_MAX];
 	int			n = signicat_poller_wait(POLL_WAIT_SLICE_MS, done);
 	TimestampTz now = GetCurrentTimestamp();
 
