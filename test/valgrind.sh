@@ -22,7 +22,7 @@
 #      as the postmaster: every backend and background worker is a fork of it, so all of them run
 #      under valgrind (one log per process), and a backend's leak check runs when it exits;
 #   4. runs `make installcheck REGRESS='$VALGRIND_TESTS'` in the build copy (default: setup
-#      assure_dossiers assure_processes errors cancel secure_share);
+#      assure_dossiers assure_processes errors cancel secure_share bulk: bulk drives the poller);
 #   5. stops the server (fast shutdown: every process exits and is leak-checked) and reads the
 #      logs. An error counts when it is an invalid read/write/free, a use of an uninitialised
 #      value, an overlapping copy or a definite leak AND one of its stack frames is in our code
@@ -51,7 +51,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=test/lib.sh
 source test/lib.sh
 
-VALGRIND_TESTS=${VALGRIND_TESTS:-setup assure_dossiers assure_processes errors cancel secure_share}
+VALGRIND_TESTS=${VALGRIND_TESTS:-setup assure_dossiers assure_processes errors cancel secure_share bulk}
 VG_COPT=${COPT:-'-O0 -g'}
 
 install_cleanup_trap
