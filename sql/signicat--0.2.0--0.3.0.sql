@@ -34,9 +34,8 @@ COMMENT ON FUNCTION signicat.mobileid_create_e2e_key(text, text, text) IS
 
 -- new result columns: the function is made again
 DROP FUNCTION signicat.operations();
--- Many calls of one operation at once: one row per call, in input order.
--- (The input is "calls": PostgreSQL allows no input and output parameter of
--- the same name, and the rows give each call's arguments back.)
+-- Many calls of one operation at once: one row per call, in input order
+-- (the input is the list of calls; each row gives its call's arguments back).
 CREATE FUNCTION signicat.call_many(operation text, calls jsonb[])
 RETURNS TABLE (ordinality integer, arguments jsonb, result jsonb, http_status integer,
                sqlstate text, message text, detail text, trace_id text)

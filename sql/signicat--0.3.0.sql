@@ -660,9 +660,8 @@ COMMENT ON FUNCTION signicat.mobileid_list_devices_by_device_hash(text) IS
 -- The catalog itself
 -- ---------------------------------------------------------------------------
 
--- Many calls of one operation at once: one row per call, in input order.
--- (The input is "calls": PostgreSQL allows no input and output parameter of
--- the same name, and the rows give each call's arguments back.)
+-- Many calls of one operation at once: one row per call, in input order
+-- (the input is the list of calls; each row gives its call's arguments back).
 CREATE FUNCTION signicat.call_many(operation text, calls jsonb[])
 RETURNS TABLE (ordinality integer, arguments jsonb, result jsonb, http_status integer,
                sqlstate text, message text, detail text, trace_id text)

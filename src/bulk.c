@@ -366,6 +366,9 @@ renew_token(BulkBatch *batch)
 		{
 			BulkCall   *c = &batch->calls[i];
 
+			/* a retry waiting for its time would go without a token: its last answer is its row */
+			if (c->state == BULK_WAITING)
+				finish_call(batch, c);
 			if (c->state != BULK_DUE)
 				continue;
 			if (c->refreshed)
