@@ -194,20 +194,9 @@ start_call(BulkBatch *batch, BulkCall *c)
 	if (c->poll.resp.body)
 		pfree(c->poll.resp.body);
 	memset(&c->poll.resp, 0, sizeof(c->poll.resp));
-	memset(req, 0, sizeof(*req));
-	req->method = c->call.method;
-	req->url = signicat_api_url(c->call.path, c->call.query);
-	req->body = c->call.body;
-	req->body_len = c->call.body_len;
-	req->content_type = c->call.content_type;
-	req->parts = c->call.parts;
-	req->nparts = c->call.nparts;
-	req->accept = c->call.accept ? c->call.accept : "application/json";
-	req->account_id = signicat_account_id;
+	signicat_call_request(&c->call, req);
 	req->bearer = batch->token;
 	c->token_generation = batch->generation;
-	/* libcurl silently resends a request whose reused connection died: not a create */
-	req->fresh_connection = !c->call.idempotent;
 	if (c->retries == 0 && !c->refreshed)
 		INSTR_TIME_SET_CURRENT(c->started);
 	if (!signicat_poller_start(&c->poll, batch->cxt, signicat_timeout_ms))
@@ -224,10 +213,8 @@ finish_call(BulkBatch *batch, BulkCall *c)
 
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, c->started);
-	signicat_stats_record(signicat_stats_slot(c->call.op),
-						  answered ? signicat_error_class(c->poll.resp.status) : SIGNICAT_ERR_TRANSPORT,
-						  INSTR_TIME_GET_MICROSEC(elapsed), c->call.body_len,
-						  answered ? c->poll.resp.body_len : 0);
+	signicat_stats_record_answer(signicat_stats_slot(c->call.op), answered ? &c->poll.resp : NULL,
+								 INSTR_TIME_GET_MICROSEC(elapsed), c->call.body_len);
 	c->state = BULK_FINISHED;
 	batch->left--;
 	/* the answer at its size: the transfer's buffer (8 kB at least) serves the next request */
@@ -288,8 +275,9 @@ after_answer(BulkBatch *batch, BulkCall *c, TimestampTz now)
 		c->state = BULK_DUE;
 		return;
 	}
-	if (!(answered ? signicat_retryable_status(status) : !c->poll.refused) ||
-		!c->call.idempotent || c->retries >= signicat_max_retries)
+	/* (the poller cannot tell a request that never reached Signicat: not_sent is false) */
+	if (!signicat_try_again(answered, status, c->poll.refused, false, c->call.idempotent) ||
+		c->retries >= signicat_max_retries)
 	{
 		if (status == 429)
 		{

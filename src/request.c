@@ -224,12 +224,26 @@ signicat_append_query(StringInfo query, const char *name, const char *value)
 }
 
 /* Is this HTTP status worth another try of an idempotent request? (wire.c's table) */
-bool
-signicat_retryable_status(long status)
+static bool
+retryable_status(long status)
 {
 	const WireStatusRule *rule = wire_status_rule(status);
 
 	return rule && rule->retryable;
+}
+
+/*
+ * Is a try that ended so worth another (retries left aside)?  An answer:
+ * if the request is idempotent and the status retryable.  No answer: if
+ * it was not refused (too large), and is idempotent or never reached the
+ * server.
+ */
+bool
+signicat_try_again(bool answered, long status, bool refused, bool not_sent, bool idempotent)
+{
+	if (answered)
+		return idempotent && retryable_status(status);
+	return !refused && (idempotent || not_sent);
 }
 
 /* how often a wait before a retry looks whether the client is still there */
@@ -364,15 +378,16 @@ send_with_retries(const SignicatCall *call, SignicatHttpRequest *req,
 			continue;
 		}
 
-		if (answered && signicat_retryable_status(resp->status) && call->idempotent)
+		if (!signicat_try_again(answered, answered ? resp->status : 0, err->refused, err->not_sent,
+								call->idempotent))
+			return answered;
+		if (answered)
 		{
 			why = psprintf("HTTP %ld", resp->status);
 			retry_after = resp->retry_after;
 		}
-		else if (!answered && !err->refused && (call->idempotent || err->not_sent))
-			why = err->message;
 		else
-			return answered;
+			why = err->message;
 
 		if (retries >= signicat_max_retries)
 			return answered;
@@ -391,6 +406,24 @@ send_with_retries(const SignicatCall *call, SignicatHttpRequest *req,
 								 call->method, call->path_template, why, retries,
 								 signicat_max_retries)));
 	}
+}
+
+/* The HTTP request of a call, without its token (the single call's and call_many's). */
+void
+signicat_call_request(const SignicatCall *call, SignicatHttpRequest *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->method = call->method;
+	req->url = signicat_api_url(call->path, call->query);
+	req->body = call->body;
+	req->body_len = call->body_len;
+	req->content_type = call->content_type;
+	req->parts = call->parts;
+	req->nparts = call->nparts;
+	req->accept = call->accept ? call->accept : "application/json";
+	req->account_id = signicat_account_id;
+	/* libcurl silently resends a request whose reused connection died: not a create */
+	req->fresh_connection = !call->idempotent;
 }
 
 void
@@ -412,18 +445,7 @@ signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 
 	signicat_require_secure_url(signicat_base_url, "signicat.base_url");
 	signicat_wait_events_init();
-	memset(&req, 0, sizeof(req));
-	req.method = call->method;
-	req.url = signicat_api_url(call->path, call->query);
-	req.body = call->body;
-	req.body_len = call->body_len;
-	req.content_type = call->content_type;
-	req.parts = call->parts;
-	req.nparts = call->nparts;
-	req.accept = call->accept ? call->accept : "application/json";
-	req.account_id = signicat_account_id;
-	/* libcurl silently resends a request whose reused connection died: not a create */
-	req.fresh_connection = !call->idempotent;
+	signicat_call_request(call, &req);
 
 	INSTR_TIME_SET_CURRENT(start);
 	PG_TRY();
@@ -435,16 +457,14 @@ signicat_execute(const SignicatCall *call, SignicatHttpResponse *resp)
 		/* a cancel, or no token */
 		INSTR_TIME_SET_CURRENT(elapsed);
 		INSTR_TIME_SUBTRACT(elapsed, start);
-		signicat_stats_record(slot, SIGNICAT_ERR_TRANSPORT, INSTR_TIME_GET_MICROSEC(elapsed),
-							  call->body_len, 0);
+		signicat_stats_record_answer(slot, NULL, INSTR_TIME_GET_MICROSEC(elapsed), call->body_len);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
-	signicat_stats_record(slot, answered ? signicat_error_class(resp->status) : SIGNICAT_ERR_TRANSPORT,
-						  INSTR_TIME_GET_MICROSEC(elapsed), call->body_len,
-						  answered ? resp->body_len : 0);
+	signicat_stats_record_answer(slot, answered ? resp : NULL, INSTR_TIME_GET_MICROSEC(elapsed),
+								 call->body_len);
 
 	if (!answered)
 		signicat_report_transport_error(&err);

@@ -368,7 +368,9 @@ extern void signicat_append_query(StringInfo query, const char *name, const char
 extern char *signicat_expand_path(const char *template,
 								  const char *(*value_of) (const char *name, void *arg),
 								  void *arg);
-extern bool signicat_retryable_status(long status);
+extern void signicat_call_request(const SignicatCall *call, SignicatHttpRequest *req);
+extern bool signicat_try_again(bool answered, long status, bool refused, bool not_sent,
+							   bool idempotent);
 extern long signicat_retry_delay_ms(int attempt, long retry_after_s);
 pg_noreturn extern void signicat_report_retry_too_far(const SignicatCall *call,
 													  const SignicatHttpResponse *resp,
@@ -402,6 +404,8 @@ extern int	signicat_error_class(long status);
 extern const char *signicat_error_class_name(int error_class);
 extern void signicat_stats_record(int slot, int error_class, uint64 elapsed_us,
 								  uint64 bytes_out, uint64 bytes_in);
+extern void signicat_stats_record_answer(int slot, const SignicatHttpResponse *resp,
+										 uint64 elapsed_us, uint64 bytes_out);
 extern void signicat_stats_retry(int slot);
 
 /* ---------- errors.c: answers to SQLSTATEs ---------- */

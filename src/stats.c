@@ -155,6 +155,18 @@ signicat_stats_record(int slot, int error_class, uint64 elapsed_us, uint64 bytes
 	}
 }
 
+/*
+ * A finished call of an operation: its answer (NULL when none came, a
+ * transport failure) gives the error class and the bytes in.
+ */
+void
+signicat_stats_record_answer(int slot, const SignicatHttpResponse *resp, uint64 elapsed_us,
+							 uint64 bytes_out)
+{
+	signicat_stats_record(slot, resp ? signicat_error_class(resp->status) : SIGNICAT_ERR_TRANSPORT,
+						  elapsed_us, bytes_out, resp ? resp->body_len : 0);
+}
+
 void
 signicat_stats_retry(int slot)
 {

@@ -98,46 +98,18 @@ signicat_watch_check_writable(const char *opid)
 void
 signicat_watch_enroll(const SignicatWatchKind *kind, Jsonb *answer, const char *dossier_id)
 {
-	JsonbValue *id;
-	Oid			argtypes[3] = {TEXTOID, UUIDOID, UUIDOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
-	int			rc;
+	SignicatEnrolment item = {answer, dossier_id};
 
-	if (!signicat_auto_watch || answer == NULL || !JB_ROOT_IS_OBJECT(answer))
-		return;
-	id = getKeyJsonValueFromContainer(&answer->root, kind->id_member,
-									  strlen(kind->id_member), NULL);
-	if (id == NULL || id->type != jbvString)
-		return;
-
-	values[0] = CStringGetTextDatum(kind->kind);
-	values[1] = DirectFunctionCall1(uuid_in,
-									CStringGetDatum(pnstrdup(id->val.string.val, id->val.string.len)));
-	if (dossier_id)
-		values[2] = DirectFunctionCall1(uuid_in, CStringGetDatum(dossier_id));
-	else
-		nulls[2] = 'n';
-
-	/*
-	 * The ids go in as uuid values, not as text cast in SQL: the statement
-	 * has no cast, operator or unqualified name that the caller's search_path
-	 * could resolve to somebody else's code.
-	 */
-	SPI_connect();
-	rc = SPI_execute_with_args("SELECT signicat.watch_add($1, $2, $3)",
-							   3, argtypes, values, nulls, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not enrol %s for status tracking: %s", kind->kind,
-			 SPI_result_code_string(rc));
-	SPI_finish();
+	signicat_watch_enroll_many(kind, &item, 1);
 }
 
 /*
- * Enrol what n creates of kind made (signicat.call_many), in one
- * statement: signicat.watch_add per item, its id and dossier given as
- * uuid arrays, so that no name is resolved through the caller's
- * search_path.  Items whose answer carries no id are left out.
+ * Enrol what n creates of kind made (one for a SQL function, a window's for
+ * signicat.call_many), in one statement: signicat.watch_add per item.  The
+ * ids go in as uuid arrays, not as text cast in SQL: the statement has no
+ * cast, operator or unqualified name that the caller's search_path could
+ * resolve to somebody else's code.  Items whose answer carries no id are
+ * left out; nothing is done with signicat.auto_watch off.
  */
 void
 signicat_watch_enroll_many(const SignicatWatchKind *kind, const SignicatEnrolment *items, int n)

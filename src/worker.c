@@ -1337,11 +1337,8 @@ record_answers(void)
 		Flight	   *f = answered[i];
 
 		if (f->sent)
-			signicat_stats_record(signicat_stats_slot(f->op),
-								  f->poll.done ? signicat_error_class(f->poll.resp.status) :
-								  SIGNICAT_ERR_TRANSPORT,
-								  f->poll.elapsed_us, 0,
-								  f->poll.done ? f->poll.resp.body_len : 0);
+			signicat_stats_record_answer(signicat_stats_slot(f->op),
+										 f->poll.done ? &f->poll.resp : NULL, f->poll.elapsed_us, 0);
 	}
 
 	if (!record_round(n, &counts))
