@@ -54,13 +54,7 @@ is($in->(q{SELECT string_agg(a::text, ' ' ORDER BY a::text) FROM pg_class c, unn
 
 # the worker resumes on the restored database
 isnt($in->('SELECT signicat.start_worker()'), '', 'a worker started on the restored database');
-wait_until('the restored open item is followed to its end', 60, sub {
-	$in->(qq{SELECT state = 'done' FROM signicat.watch WHERE item_id = '$open->[0]'}) eq 't' });
-is($in->(qq{SELECT state FROM signicat.watch WHERE item_id = '$open->[1]'}), 'dropped',
-	'the dropped item stays dropped');
-is($in->(qq{SELECT string_agg(new_status, ',' ORDER BY seq) FROM signicat.status_history h
-          JOIN signicat.watch w ON w.id = h.watch_id WHERE w.item_id = '$open->[0]'}),
-	'processing,accepted', 'its history goes on from the restored rows, once per change');
+followed_on($in, $open, 'restored');
 $in->('SELECT signicat.stop_worker()');
 
 done_testing();

@@ -128,13 +128,7 @@ is($in->(qq{SELECT signicat.assure_get_dossier('$dossier') ->> 'externalReferenc
 
 # the worker follows the open item to its end, once per change
 $in->('SELECT signicat.start_worker()');
-wait_until('the open item is followed to its end on the new major', 60, sub {
-	$in->(qq{SELECT state = 'done' FROM signicat.watch WHERE item_id = '$open->[0]'}) eq 't' });
-is($in->(qq{SELECT state FROM signicat.watch WHERE item_id = '$open->[1]'}), 'dropped',
-	'the dropped item stays dropped');
-is($in->(qq{SELECT string_agg(new_status, ',' ORDER BY seq) FROM signicat.status_history h
-          JOIN signicat.watch w ON w.id = h.watch_id WHERE w.item_id = '$open->[0]'}),
-	'processing,accepted', 'its history goes on from the upgraded rows, once per change');
+followed_on($in, $open, 'upgraded');
 
 # pg_upgrade's own servers (-b) loaded signicat but ran no worker: their log has none of the lines
 # that the launcher and the worker write, which the new server's own log shows they do write

@@ -66,7 +66,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT = qw(start_mock mock mock_port new_node signicat_conf data_summary_sql data_rows_sql seed_and_watch wait_until wait_query query
+our @EXPORT = qw(start_mock mock mock_port new_node signicat_conf data_summary_sql data_rows_sql followed_on seed_and_watch wait_until wait_query query
   interrupt_mid_round worker_of wait_mid_round
   worker_pid check_history check_no_crash log_offset log_after wait_for_log_after enc_json dec_json);
 
@@ -199,6 +199,23 @@ sub data_summary_sql
 	    || (SELECT count(*) FROM signicat.status_history) || ' history rows, '
 	    || (SELECT count(*) FROM signicat.processes) || ' synced, max ids '
 	    || (SELECT max(id) FROM signicat.watch) || '/' || (SELECT max(id) FROM signicat.status_history)};
+}
+
+# followed_on($in, $open, $from): after a dump/restore or an upgrade ($from: "restored",
+# "upgraded"), with the worker started: the open item $open->[0] is followed to its end, the
+# dropped item $open->[1] stays dropped, and the open item's history goes on from the $from rows,
+# once per change. $in runs a query in the database.
+sub followed_on
+{
+	my ($in, $open, $from) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	wait_until("the $from open item is followed to its end", 60, sub {
+		$in->(qq{SELECT state = 'done' FROM signicat.watch WHERE item_id = '$open->[0]'}) eq 't' });
+	Test::More::is($in->(qq{SELECT state FROM signicat.watch WHERE item_id = '$open->[1]'}), 'dropped',
+		'the dropped item stays dropped');
+	Test::More::is($in->(qq{SELECT string_agg(new_status, ',' ORDER BY seq) FROM signicat.status_history h
+	          JOIN signicat.watch w ON w.id = h.watch_id WHERE w.item_id = '$open->[0]'}),
+		'processing,accepted', "its history goes on from the $from rows, once per change");
 }
 
 # data_rows_sql(): every watch, history (with its time) and synced-process row, one per line, in
