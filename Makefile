@@ -4,7 +4,7 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 
 MODULE_big = signicat
 OBJS = src/signicat.o src/http.o src/auth.o src/request.o src/errors.o \
-	src/operation.o src/catalog.o src/catalog_data.o src/corrections.o src/bulk.o src/poller.o src/watch.o \
+	src/operation.o src/catalog.o src/catalog_data.o src/corrections.o src/bulk.o src/queue.o src/poller.o src/watch.o \
 	src/worker.o src/stats.o src/wire.o src/json.o src/ddl.o
 
 # every install script (old ones too: ALTER EXTENSION UPDATE and the upgrade test

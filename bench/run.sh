@@ -75,6 +75,8 @@ FAR_BULK_CONCURRENCY=32     # figure 8
 BULK_LOOPBACK_CALLS=20000   # figure 10
 BULK_MEMORY_CALLS=100000    # figure 10, memory
 BULK_TIMEOUT_MS=300         # figure 10, statement_timeout
+QUEUE_ROWS=20000            # figure 11, requests queued in one transaction
+QUEUE_FAR_CONNECTIONS=64    # figure 11, signicat.poll_connections against the far upstream
 
 # ---- targets ----
 TARGET_RATIO=0.9            # extension calls/s >= 0.9 x raw libcurl
@@ -85,6 +87,8 @@ TARGET_LIST_GROWTH_KB=65536 # peak growth during the listing
 TARGET_CANCEL_MS=100        # max over CANCEL_REPEATS
 TARGET_FAR_WORKER_SHARE=0.8 # figure 9: of the ideal poll_connections / FAR_DELAY_MS
 TARGET_BULK_GROWTH_KB=32768 # figure 10: peak RSS growth of BULK_MEMORY_CALLS calls beyond the input's
+TARGET_QUEUE_RATE=2000      # figure 11, loopback: requests/s from the commit to the last outcome
+TARGET_QUEUE_FAR_SHARE=0.8  # figure 11, far: of the ideal poll_connections / FAR_DELAY_MS
 
 CLK_TCK=$(getconf CLK_TCK)
 PIN_SERVER=     # figure 1: CPU for nginx's worker
@@ -737,6 +741,69 @@ figure_far_worker() {
            -c "SELECT pg_reload_conf()" -c "DELETE FROM signicat.watch" >/dev/null
 }
 
+# ---- figure 11: the after-commit queue ----
+
+# queue_pass LABEL KEY MIN_RATE TARGET: QUEUE_ROWS assure_get_process calls queued in one
+# transaction (signicat.enqueue), then the time from just before its commit to the last outcome
+# the worker recorded (max(finished_at)): every request sent, answered and written, with its
+# NOTIFY. Progress is looked at every 10 ms through the queue's partial indexes (cheap).
+queue_pass() {
+    local label=$1 key=$2 min_rate=$3 target=$4 out n ok secs rate status
+    out=$(psql_q <<EOF
+DELETE FROM signicat.queue;
+BEGIN;
+SELECT count(signicat.enqueue('assure_get_process',
+           jsonb_build_object('dossier_id', gen_random_uuid(), 'process_id', gen_random_uuid())))
+FROM generate_series(1, $QUEUE_ROWS) \g /dev/null
+SELECT clock_timestamp() AS t0 \gset
+COMMIT;
+DO \$\$
+DECLARE
+    deadline timestamptz := clock_timestamp() + interval '$WORKER_TIMEOUT seconds';
+BEGIN
+    WHILE (EXISTS (SELECT FROM signicat.queue WHERE state = 'queued')
+           OR EXISTS (SELECT FROM signicat.queue WHERE state = 'sending'))
+          AND clock_timestamp() < deadline LOOP
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END
+\$\$;
+SELECT count(*) FILTER (WHERE finished_at IS NOT NULL), count(*) FILTER (WHERE state = 'done'),
+       extract(epoch FROM max(finished_at) - :'t0'::timestamptz)
+FROM signicat.queue;
+EOF
+)
+    IFS='|' read -r n ok secs <<<"$out"
+    [[ $n =~ ^[0-9]+$ && $ok =~ ^[0-9]+$ ]] || { echo "bad queue figures: $out" >&2; return 1; }
+    rate=$(calc "$n / $secs")
+    status=$(pass_if "$n >= $QUEUE_ROWS and $ok == $n and $rate >= $min_rate")
+    record "$key" "$label" \
+        "$(printf '%.0f requests/s (%d of %d done in %.2f s from the commit)' "$rate" "$ok" "$QUEUE_ROWS" "$secs")" \
+        "$rate" "requests/s" "$target" "$status"
+}
+
+figure_queue() {
+    local ideal want
+    if [[ $(psql_q -c "SELECT to_regprocedure('signicat.enqueue(text,jsonb)') IS NOT NULL") != t ]]; then
+        record queue_rate "11. queue: $QUEUE_ROWS requests, commit to last outcome" "not available" "" \
+            "requests/s" ">= $TARGET_QUEUE_RATE requests/s" "SKIP"
+        return 0
+    fi
+    psql_q -c "SELECT signicat.start_worker()" >/dev/null
+    queue_pass "11. queue: $QUEUE_ROWS requests, commit to last outcome (loopback, default poll_connections)" \
+        queue_rate "$TARGET_QUEUE_RATE" ">= $TARGET_QUEUE_RATE requests/s, all done"
+    ideal=$(calc "$QUEUE_FAR_CONNECTIONS * 1000 / $FAR_DELAY_MS")
+    want=$(calc "$TARGET_QUEUE_FAR_SHARE * $ideal")
+    psql_q -c "ALTER SYSTEM SET signicat.base_url = 'http://127.0.0.1:$FAR_PORT'" \
+           -c "ALTER SYSTEM SET signicat.poll_connections = $QUEUE_FAR_CONNECTIONS" -c "SELECT pg_reload_conf()" >/dev/null
+    sleep 1     # the worker reads its settings between steps
+    queue_pass "11. far upstream: queue, poll_connections = $QUEUE_FAR_CONNECTIONS" queue_far_rate "$want" \
+        "$(printf '>= %.0f%% of %d / %d ms: %.0f requests/s, all done' "$(calc "$TARGET_QUEUE_FAR_SHARE * 100")" \
+                  "$QUEUE_FAR_CONNECTIONS" "$FAR_DELAY_MS" "$want")"
+    psql_q -c "ALTER SYSTEM RESET signicat.base_url" -c "ALTER SYSTEM RESET signicat.poll_connections" \
+           -c "SELECT pg_reload_conf()" -c "DELETE FROM signicat.queue" >/dev/null
+}
+
 # ---- figure 4: memory ----
 
 figure_memory() {
@@ -990,6 +1057,7 @@ run_section "far upstream, row by row" figure_far_row_by_row
 run_section "far upstream, bulk" figure_far_bulk
 run_section "far upstream, worker" figure_far_worker
 run_section "loopback, bulk" figure_loopback_bulk
+run_section "after-commit queue" figure_queue
 run_section "bulk: memory and statement_timeout" figure_bulk_limits
 run_section "memory" figure_memory
 run_section "cancel latency" figure_cancel

@@ -18,7 +18,7 @@ WHERE p.pronamespace = 'signicat'::regnamespace
   AND p.proname NOT IN ('request', 'operations', 'watch_add', 'watch_drop', 'start_worker',
                         'stop_worker', 'worker_counters', 'sync_processes', 'stuck', '_wake_worker',
                         'stats', 'stats_reset', 'http_status_rules', '_operation_corrections_changed',
-                        'call_many')
+                        'call_many', 'enqueue', 'queue_delete')
 ORDER BY 1;
 
 -- every operation's comment names its method and path

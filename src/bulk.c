@@ -106,65 +106,13 @@ struct BulkCall
 
 /* ---------- errors of one call as values of its row ---------- */
 
-/*
- * Errors that are the statement's, not one call's: a cancel or
- * statement_timeout, a shutdown, lack of memory or disk, an internal error.
- */
-static bool
-error_ends_statement(int sqlerrcode)
-{
-	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION ||
-		ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_INTERNAL_ERROR ||
-		sqlerrcode == ERRCODE_OUT_OF_MEMORY || sqlerrcode == ERRCODE_DISK_FULL;
-}
-
-/*
- * Run fn(arg) in a subtransaction, its allocations in the caller's memory
- * context.  False when it raised an error that is its own (*error gets it);
- * the statement's own errors are raised on.
- */
-static bool
-try_in_subtransaction(void (*fn) (void *arg), void *arg, ErrorData **error)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = true;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		fn(arg);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (error_ends_statement(edata->sqlerrcode))
-			ReThrowError(edata);
-		*error = edata;
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
-}
-
 /* Run fn(c); an error it raises becomes the row's sqlstate, message and detail. */
 static bool
 row_try(void (*fn) (void *c), BulkCall *c)
 {
 	ErrorData  *edata;
 
-	if (try_in_subtransaction(fn, c, &edata))
+	if (signicat_try_in_subtransaction(fn, c, &edata))
 		return true;
 	c->sqlstate = pstrdup(unpack_sql_state(edata->sqlerrcode));
 	c->message = edata->message;
@@ -275,8 +223,7 @@ after_answer(BulkBatch *batch, BulkCall *c, TimestampTz now)
 		c->state = BULK_DUE;
 		return;
 	}
-	/* (the poller cannot tell a request that never reached Signicat: not_sent is false) */
-	if (!signicat_try_again(answered, status, c->poll.refused, false, c->call.idempotent) ||
+	if (!signicat_try_again(answered, status, c->poll.refused, c->poll.not_sent, c->call.idempotent) ||
 		c->retries >= signicat_max_retries)
 	{
 		if (status == 429)
@@ -347,7 +294,7 @@ renew_token(BulkBatch *batch)
 		explicit_bzero(batch->token, strlen(batch->token));
 		batch->token = NULL;
 	}
-	if (!try_in_subtransaction(fetch_token, &f, &edata))
+	if (!signicat_try_in_subtransaction(fetch_token, &f, &edata))
 	{
 		batch->token_failed = true;
 		for (int i = 0; i < batch->n; i++)
@@ -497,27 +444,8 @@ answer_one(void *arg)
 {
 	BulkCall   *c = (BulkCall *) arg;
 
-	if (!c->poll.done)
-	{
-		SignicatTransportError err = {0};
-
-		err.sqlstate = c->poll.sqlstate;
-		err.message = c->poll.error;
-		err.detail = c->poll.error_detail;
-		signicat_report_transport_error(&err);
-	}
-	c->http_status = c->poll.resp.status;
-	if (c->too_far > 0)
-	{
-		c->trace_id = signicat_trace_id(&c->poll.resp);
-		signicat_report_retry_too_far(&c->call, &c->poll.resp, c->too_far);
-	}
-	if (c->poll.resp.status < 200 || c->poll.resp.status > 299)
-	{
-		c->trace_id = signicat_trace_id(&c->poll.resp);
-		signicat_report_http_error(&c->call, &c->poll.resp);
-	}
-	c->result = signicat_bulk_answer(c->b, &c->poll.resp, &c->enrol);
+	c->http_status = c->poll.done ? c->poll.resp.status : 0;
+	c->result = signicat_poll_result(c->b, &c->call, &c->poll, c->too_far, &c->trace_id, &c->enrol);
 }
 
 /*
@@ -556,7 +484,7 @@ enrol_window(BulkCall *calls, int n)
 		e.items[e.n].dossier_id = calls[i].dossier_id;
 		e.n++;
 	}
-	if (e.n == 0 || try_in_subtransaction(enrol, &e, &edata))
+	if (e.n == 0 || signicat_try_in_subtransaction(enrol, &e, &edata))
 		return;
 	for (int i = 0; i < n; i++)
 	{
@@ -568,30 +496,6 @@ enrol_window(BulkCall *calls, int n)
 		c->message = psprintf("created, but not enrolled in signicat.watch: %s", edata->message);
 		c->detail = edata->detail;
 	}
-}
-
-/* The function named operation in schema signicat, which the caller must be allowed to run. */
-static Oid
-operation_function(const char *operation)
-{
-	Oid			funcoid;
-
-	if (signicat_find_operation(operation) == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("signicat.call_many: no Signicat operation is named \"%.64s\"", operation),
-				 errhint("signicat.operations() lists them.")));
-	funcoid = LookupFuncName(list_make2(makeString("signicat"), makeString(pstrdup(operation))),
-							 -1, NULL, true);
-	if (!OidIsValid(funcoid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("signicat.call_many: there is no function signicat.%s", operation),
-				 errhint("ALTER EXTENSION signicat UPDATE makes the functions of this library.")));
-	/* the grants of the operation's own function decide (reader, operator, admin) */
-	if (signicat_function_aclcheck(funcoid, GetUserId()) != ACLCHECK_OK)
-		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, psprintf("signicat.%s", operation));
-	return funcoid;
 }
 
 static void
@@ -645,7 +549,7 @@ signicat_call_many(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("signicat.call_many: operation is required")));
 	operation = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	b = signicat_bind_function(operation_function(operation));
+	b = signicat_bind_function(signicat_operation_function("signicat.call_many", operation, GetUserId()));
 	if ((why_not = signicat_bulk_refusal(b)) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

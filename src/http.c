@@ -349,6 +349,15 @@ curl_header_overflow(const SignicatTransfer *t)
 	return SIGNICAT_CURLE_TOO_LARGE(t->result) && t->header_bytes > 0 && !t->headers_done;
 }
 
+/* Whether a failed transfer failed to connect: then the request never reached the server. */
+bool
+signicat_transfer_not_sent(const SignicatTransfer *t)
+{
+	return t->result == CURLE_COULDNT_CONNECT ||
+		t->result == CURLE_COULDNT_RESOLVE_HOST ||
+		t->result == CURLE_COULDNT_RESOLVE_PROXY;
+}
+
 /* Whether a failed transfer failed on an answer we refuse (sending again gets the same). */
 bool
 signicat_transfer_refused(const SignicatTransfer *t)
@@ -546,10 +555,7 @@ signicat_http_send(const SignicatHttpRequest *req, SignicatHttpResponse *resp,
 			err->sqlstate = signicat_transfer_error(&t, &err->message, &detail);
 			err->detail = pstrdup(detail);
 			err->timed_out = t.result == CURLE_OPERATION_TIMEDOUT;
-			/* a failure to connect means the request never reached the server */
-			err->not_sent = t.result == CURLE_COULDNT_CONNECT ||
-				t.result == CURLE_COULDNT_RESOLVE_HOST ||
-				t.result == CURLE_COULDNT_RESOLVE_PROXY;
+			err->not_sent = signicat_transfer_not_sent(&t);
 			/* the same request would get the same answer */
 			err->refused = signicat_transfer_refused(&t);
 		}

@@ -32,6 +32,10 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/formatting.h"
@@ -1389,4 +1393,64 @@ signicat_bulk_answer(SignicatBoundOperation *b, const SignicatHttpResponse *resp
 {
 	*enrol = signicat_watch_kind_for_create(b->op->id);
 	return answer_jsonb(b, resp, false, NULL);
+}
+
+/*
+ * The result of a call whose request came back (poll), or its error raised
+ * exactly as the single call raises it: a transport failure, a Retry-After
+ * too far to wait (too_far > 0), an HTTP error (*trace_id gets Signicat's
+ * traceId first), a bad answer.  *enrol: the kind of what a create made.
+ * signicat.call_many and the worker's queue catch the error as the call's.
+ */
+Jsonb *
+signicat_poll_result(SignicatBoundOperation *b, const SignicatCall *call, const SignicatPoll *poll,
+					 long too_far, char **trace_id, const SignicatWatchKind **enrol)
+{
+	if (!poll->done)
+	{
+		SignicatTransportError err = {0};
+
+		err.sqlstate = poll->sqlstate;
+		err.message = poll->error;
+		err.detail = poll->error_detail;
+		signicat_report_transport_error(&err);
+	}
+	if (too_far > 0)
+	{
+		*trace_id = signicat_trace_id(&poll->resp);
+		signicat_report_retry_too_far(call, &poll->resp, too_far);
+	}
+	if (poll->resp.status < 200 || poll->resp.status > 299)
+	{
+		*trace_id = signicat_trace_id(&poll->resp);
+		signicat_report_http_error(call, &poll->resp);
+	}
+	return signicat_bulk_answer(b, &poll->resp, enrol);
+}
+
+/*
+ * The function named operation in schema signicat, which role must be
+ * allowed to run (the grants of the operation's own function decide:
+ * reader, operator, admin).  caller names the SQL function for messages.
+ */
+Oid
+signicat_operation_function(const char *caller, const char *operation, Oid role)
+{
+	Oid			funcoid;
+
+	if (signicat_find_operation(operation) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: no Signicat operation is named \"%.64s\"", caller, operation),
+				 errhint("signicat.operations() lists them.")));
+	funcoid = LookupFuncName(list_make2(makeString("signicat"), makeString(pstrdup(operation))),
+							 -1, NULL, true);
+	if (!OidIsValid(funcoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("%s: there is no function signicat.%s", caller, operation),
+				 errhint("ALTER EXTENSION signicat UPDATE makes the functions of this library.")));
+	if (signicat_function_aclcheck(funcoid, role) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, psprintf("signicat.%s", operation));
+	return funcoid;
 }

@@ -112,6 +112,7 @@ finish_poll(SignicatPoll *p, CURLcode result)
 	{
 		p->sqlstate = signicat_transfer_error(&p->transfer, &p->error, &p->error_detail);
 		p->refused = signicat_transfer_refused(&p->transfer);
+		p->not_sent = signicat_transfer_not_sent(&p->transfer);
 	}
 	/* error texts point into the transfer's buffer: keep copies */
 	if (p->error)
@@ -161,6 +162,7 @@ signicat_poller_start(SignicatPoll *p, MemoryContext cxt, long timeout_ms)
 	p->error_detail = NULL;
 	p->attached = false;
 	p->refused = false;
+	p->not_sent = false;
 	p->elapsed_us = 0;
 
 	flying[nflying++] = p;

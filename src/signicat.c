@@ -100,6 +100,7 @@ _PG_init(void)
 	signicat_worker_init();
 	signicat_corrections_init();
 	signicat_bulk_init();
+	signicat_queue_init();
 
 	MarkGUCPrefixReserved("signicat");
 

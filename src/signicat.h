@@ -212,6 +212,7 @@ extern void signicat_transfer_setup(SignicatTransfer *t, CURL *easy,
 extern void signicat_transfer_release(SignicatTransfer *t);
 extern void signicat_transfer_response(SignicatTransfer *t, SignicatHttpResponse *resp);
 extern bool signicat_transfer_refused(const SignicatTransfer *t);
+extern bool signicat_transfer_not_sent(const SignicatTransfer *t);
 extern int	signicat_transfer_error(const SignicatTransfer *t, const char **message,
 									const char **detail);
 /* A request that got no answer (see signicat_http_send). */
@@ -250,6 +251,7 @@ typedef struct SignicatPoll
 	const char *error;
 	const char *error_detail;
 	bool		refused;		/* an answer we refuse (too large): not sent again */
+	bool		not_sent;		/* failed to connect: it never reached the server */
 } SignicatPoll;
 
 /* the most requests the poller has in flight */
@@ -314,6 +316,9 @@ extern void signicat_ddl_init(void);
 struct BackgroundWorkerHandle;
 extern bool signicat_launch_worker(const char *dbname, bool if_switched_on,
 								   struct BackgroundWorkerHandle **handle, bool notify_me);
+
+extern int64 signicat_worker_backoff_ms(int steps, long retry_after_s);
+extern void signicat_wake_worker_at_commit(void);
 
 /* ---------- auth.c: access token ---------- */
 
@@ -386,6 +391,39 @@ extern void signicat_prepare_from_json(SignicatBoundOperation *b, Jsonb *args,
 									   SignicatCall *call, const char **dossier_id);
 extern Jsonb *signicat_bulk_answer(SignicatBoundOperation *b, const SignicatHttpResponse *resp,
 								   const struct SignicatWatchKind **enrol);
+extern Jsonb *signicat_poll_result(SignicatBoundOperation *b, const SignicatCall *call,
+								   const SignicatPoll *poll, long too_far, char **trace_id,
+								   const struct SignicatWatchKind **enrol);
+extern Oid	signicat_operation_function(const char *caller, const char *operation, Oid role);
+
+/* ---------- queue.c: the after-commit queue ---------- */
+
+/* one claimed request of signicat.queue, ready to be sent by the worker */
+typedef struct SignicatQueued
+{
+	int64		id;
+	SignicatBoundOperation *b;	/* its operation's SQL function */
+	SignicatCall call;
+	const char *dossier_id;		/* of a process created, for its enrolment */
+	char	   *account_id;		/* signicat.account_id of the enqueuing session, or NULL */
+	bool		watch;			/* its signicat.auto_watch */
+	int			attempts;		/* made before this one */
+	ErrorData  *refused;		/* it could not be bound again: its outcome */
+} SignicatQueued;
+
+extern int	signicat_queue_retention_s;
+extern int	signicat_queue_max_attempts;
+extern void signicat_queue_init(void);
+extern bool signicat_queue_ready(void);
+extern void signicat_queue_forget_plans(void);
+extern void signicat_queue_recover(int64 claim_token);
+extern void signicat_queue_trim(void);
+extern int	signicat_queue_claim(int max, int64 *from, int64 claim_token, MemoryContext cxt,
+								 SignicatQueued ***out, bool *foreign);
+extern void signicat_queue_record(SignicatQueued *q, const SignicatPoll *poll,
+								  const char *not_sent, uint64 token_generation);
+extern void signicat_queue_fail(SignicatQueued *q, bool sent, const char *message);
+extern void signicat_queue_give_back(SignicatQueued *q);
 
 /* ---------- bulk.c: signicat.call_many ---------- */
 
@@ -415,5 +453,6 @@ extern char *signicat_http_error_text(const SignicatHttpResponse *resp);
 extern char *signicat_trace_id(const SignicatHttpResponse *resp);
 pg_noreturn extern void signicat_report_http_error(const SignicatCall *call,
 												   const SignicatHttpResponse *resp);
+extern bool signicat_try_in_subtransaction(void (*fn) (void *arg), void *arg, ErrorData **error);
 
 #endif							/* SIGNICAT_H */

@@ -515,6 +515,7 @@ forget_plans(void)
 {
 	SPIPlanPtr *all = (SPIPlanPtr *) &plans;
 
+	signicat_queue_forget_plans();
 	for (int i = 0; i < (int) (sizeof(Plans) / sizeof(SPIPlanPtr)); i++)
 	{
 		if (all[i])
@@ -714,6 +715,7 @@ typedef struct Flight
 	WatchItem	item;
 	Batch	   *batch;
 	const SignicatOperation *op;	/* the poll's operation */
+	SignicatQueued *send;		/* a queued request (signicat.queue), not a poll */
 	bool		suspect;		/* its last poll failed */
 	bool		sent;			/* else batch->error is its outcome */
 } Flight;
@@ -727,6 +729,36 @@ static int	nanswered = 0;
 static TimestampTz first_answer_at = 0;
 static int	room = 0;
 static int	suspects_flying = 0;
+
+/*
+ * Queued requests claimed from signicat.queue (at most a connection's worth
+ * at a time), waiting for a connection or in flight.  claim_token marks the
+ * rows this worker is sending: rows 'sending' under another token are
+ * orphans (signicat_queue_recover).
+ */
+static Flight *sends[SIGNICAT_POLL_MAX];
+static int	nsends = 0;
+static int	sends_next = 0;
+static int	sends_flying = 0;
+static bool sends_due = true;
+static TimestampTz last_send_claim_at = 0;
+static int64 claim_token = 0;
+static volatile sig_atomic_t sends_pending = 0;	/* claimed and not recorded yet (read by worker_sigterm) */
+static int64 sends_from = 0;	/* the next claim looks from this id on (signicat_queue_claim) */
+static TimestampTz sends_from_zero_at = 0;
+static bool recover_due = true; /* rows 'sending' may have been left by a worker gone */
+
+/*
+ * Stopping (SIGTERM, or signicat.stop_worker()) while queued requests are
+ * on their way: nothing new starts, those waiting for a connection go back
+ * to the queue, and those in flight are waited for (at most DRAIN_MS) and
+ * recorded, so that a restart leaves no request 'unknown' that had its
+ * answer in time.
+ */
+static volatile sig_atomic_t stop_after_sends = false;
+static volatile sig_atomic_t claiming_sends = false;	/* rows may be 'sending', not counted yet */
+static TimestampTz drain_deadline = 0;
+#define DRAIN_MS 5000
 static bool claim_due = true;
 static bool schema_was_ready = false;	/* the extension was there at some claim */
 static TimestampTz last_claim_at = 0;
@@ -770,11 +802,34 @@ batch_release(Batch *b)
 	pfree(b);
 }
 
+/* A batch for n requests of one claim; its memory goes when the last is recorded. */
+static Batch *
+new_batch(int n)
+{
+	Batch	   *batch = MemoryContextAllocZero(worker_cxt, sizeof(Batch));
+	MemoryContext old;
+
+	batch->cxt = AllocSetContextCreate(worker_cxt, "signicat worker batch", ALLOCSET_DEFAULT_SIZES);
+	batch->pending = n;
+	old = MemoryContextSwitchTo(worker_cxt);
+	live_batches = lappend(live_batches, batch);
+	MemoryContextSwitchTo(old);
+	return batch;
+}
+
 /*
  * Forget the work in hand after an error: requests are given up, answers
  * not recorded; the items keep their leases and are polled again when those
  * run out.
  */
+static void
+new_claim_token(void)
+{
+	do
+		claim_token = (int64) pg_prng_uint64(&pg_global_prng_state);
+	while (claim_token == 0);
+}
+
 static void
 forget_work(void)
 {
@@ -782,8 +837,14 @@ forget_work(void)
 	while (live_batches != NIL)
 		batch_release((Batch *) linitial(live_batches));
 	nqueue = queue_next = nanswered = 0;
+	nsends = sends_next = sends_flying = sends_pending = 0;
+	claiming_sends = false;
 	suspects_flying = 0;
-	claim_due = true;
+	claim_due = sends_due = true;
+	/* what was being sent may have left: the next claim treats it as an orphan */
+	new_claim_token();
+	recover_due = true;
+	sends_from = 0;
 }
 
 /* Claim due items into the queue (one transaction); returns how many. */
@@ -807,13 +868,9 @@ claim(void)
 	if (n == 0)
 		return 0;
 
-	ensure_room(n + signicat_poller_active() + nanswered + 1);
-	batch = MemoryContextAllocZero(worker_cxt, sizeof(Batch));
-	batch->cxt = AllocSetContextCreate(worker_cxt, "signicat worker batch", ALLOCSET_DEFAULT_SIZES);
-	batch->pending = n;
-	old = MemoryContextSwitchTo(worker_cxt);
-	live_batches = lappend(live_batches, batch);
-	MemoryContextSwitchTo(batch->cxt);
+	ensure_room(n + signicat_poller_active() + nanswered + SIGNICAT_POLL_MAX + 1);
+	batch = new_batch(n);
+	old = MemoryContextSwitchTo(batch->cxt);
 	for (int i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -905,6 +962,11 @@ housekeeping(void)
 		value = Int64GetDatum((int64) signicat_history_retention_s);
 		exec_plan(plans.retention, &value, NULL, SPI_OK_DELETE);
 	}
+	if (signicat_queue_ready())
+	{
+		signicat_queue_trim();
+		recover_due = true;
+	}
 }
 
 /* Milliseconds to the next poll: exponential backoff with jitter, capped. */
@@ -919,6 +981,13 @@ backoff_ms(int steps, double factor, long retry_after_s)
 	if (retry_after_s > 0)
 		ms = Max(ms, retry_after_s * 1000.0);
 	return (int64) ms;
+}
+
+/* The wait before a queued request is sent again (doubling, as failed polls back off). */
+int64
+signicat_worker_backoff_ms(int steps, long retry_after_s)
+{
+	return backoff_ms(steps, 2.0, retry_after_s);
 }
 
 static const char *
@@ -1076,7 +1145,12 @@ apply_result(WatchItem *item, const SignicatOperation *op, SignicatPoll *p,
 static void
 apply_flight(Flight *f, RoundCounts *counts)
 {
-	if (!f->sent)
+	if (f->send && !f->sent && drain_deadline != 0)
+		signicat_queue_give_back(f->send);	/* the worker is stopping: as it was */
+	else if (f->send)
+		signicat_queue_record(f->send, f->sent ? &f->poll : NULL, f->batch->error,
+							  f->batch->generation);
+	else if (!f->sent)
 		record_failure(&f->item, f->batch->error, -1, counts);
 	else
 		apply_result(&f->item, f->op, &f->poll, f->batch->generation, counts);
@@ -1162,7 +1236,10 @@ fail_one(void *arg, RoundCounts *counts)
 {
 	FailedItem *failed = (FailedItem *) arg;
 
-	record_failure(&failed->flight->item, failed->message, -1, counts);
+	if (failed->flight->send)
+		signicat_queue_fail(failed->flight->send, failed->flight->sent, failed->message);
+	else
+		record_failure(&failed->flight->item, failed->message, -1, counts);
 }
 
 /* The round's n answers in one transaction; false if one of them raised (rolled back). */
@@ -1193,9 +1270,14 @@ record_one(int i, RoundCounts *counts)
 		failed.flight = f;
 		failed.message = psprintf("could not record Signicat's answer: %s (SQLSTATE %s)",
 								  error->message, unpack_sql_state(error->sqlerrcode));
-		ereport(LOG,
-				(errmsg("signicat worker: item %lld (%s): %s", (long long) f->item.id,
-						f->item.item_id, failed.message)));
+		if (f->send)
+			ereport(LOG,
+					(errmsg("signicat worker: request %lld of signicat.queue: %s",
+							(long long) f->send->id, failed.message)));
+		else
+			ereport(LOG,
+					(errmsg("signicat worker: item %lld (%s): %s", (long long) f->item.id,
+							f->item.item_id, failed.message)));
 		/* the failure itself cannot be recorded: the step fails, as any */
 		if ((error = in_transaction(fail_one, &failed, counts)) != NULL)
 			ReThrowError(error);
@@ -1232,6 +1314,17 @@ batch_token(uint64 *generation, char **error)
 	return token;
 }
 
+/* One token for a batch, or the reason there is none (which each of its requests records). */
+static void
+batch_get_token(Batch *batch)
+{
+	if (signicat_url_in_clear(signicat_base_url))
+		batch->error = "signicat.base_url uses plain http:// to a host that is not a loopback address "
+			"(the token would travel in clear text; see signicat.allow_insecure_http)";
+	else
+		batch->token = batch_token(&batch->generation, &batch->error);
+}
+
 /*
  * Give the queued items of the last claim their requests: one token for
  * all of them (or the reason there is none, which each records).
@@ -1247,11 +1340,7 @@ prepare_requests(void)
 	batch = queue[0]->batch;
 	old = MemoryContextSwitchTo(batch->cxt);
 	pgstat_report_activity(STATE_RUNNING, "signicat worker: polling");
-	if (signicat_url_in_clear(signicat_base_url))
-		batch->error = "signicat.base_url uses plain http:// to a host that is not a loopback address "
-			"(the token would travel in clear text; see signicat.allow_insecure_http)";
-	else
-		batch->token = batch_token(&batch->generation, &batch->error);
+	batch_get_token(batch);
 
 	for (int i = 0; i < nqueue; i++)
 	{
@@ -1271,6 +1360,98 @@ prepare_requests(void)
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * Claim queued requests that are due, at most max (one transaction, which
+ * commits before any of them is sent), after settling those a worker left
+ * 'sending'; then fetch their token and give them their requests.
+ */
+static void
+claim_sends(int max)
+{
+	Batch	   *batch = new_batch(0);
+	SignicatQueued **ready = NULL;
+	MemoryContext old;
+	int			n = 0;
+	bool		foreign = false;
+
+	nsends = sends_next = 0;
+	last_send_claim_at = GetCurrentTimestamp();
+	/* from the first id again at least every naptime: retries due, late commits of lower ids */
+	if (TimestampDifferenceExceeds(sends_from_zero_at, last_send_claim_at, signicat_worker_naptime_ms))
+	{
+		sends_from = 0;
+		sends_from_zero_at = last_send_claim_at;
+	}
+	if (begin_tx("signicat worker: claiming queued requests"))
+	{
+		if (schema_ready() && signicat_queue_ready())
+		{
+			/* at start and after an error; and a restored database's, at housekeeping */
+			if (recover_due)
+				signicat_queue_recover(claim_token);
+			recover_due = false;
+			n = signicat_queue_claim(max, &sends_from, claim_token, batch->cxt, &ready, &foreign);
+			/* rows of another database (restored here): held at the next claim */
+			recover_due = recover_due || foreign;
+			/*
+			 * The 'sending' marks of a POST or PATCH are on disk (and on
+			 * synchronous standbys) before it leaves, whatever
+			 * synchronous_commit says: a crash must not bring one that was
+			 * sent back as 'queued'.  (A GET sent again is harmless.)
+			 */
+			for (int i = 0; i < n; i++)
+			{
+				if (!ready[i]->call.idempotent)
+				{
+					(void) set_config_option("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION,
+											 GUC_ACTION_LOCAL, true, 0, false);
+					break;
+				}
+			}
+		}
+		/* a SIGTERM from here on drains: what this commits is given back, not left 'sending' */
+		claiming_sends = true;
+		end_tx();
+	}
+	/* one that came before, not seen yet (no interrupt check since), drains too */
+	if (n > 0 && ProcDiePending)
+	{
+		ProcDiePending = false;
+		stop_after_sends = true;
+	}
+	/* a full claim means more may be due: claim again as soon as connections free up */
+	sends_due = n >= max;
+	if (n < max)
+		sends_from = 0;
+	if (n == 0)
+	{
+		claiming_sends = false;
+		batch_release(batch);
+		return;
+	}
+	batch->pending = n;
+	sends_pending += n;
+	claiming_sends = false;
+	old = MemoryContextSwitchTo(batch->cxt);
+	pgstat_report_activity(STATE_RUNNING, "signicat worker: sending queued requests");
+	batch_get_token(batch);
+	for (int i = 0; i < n; i++)
+	{
+		Flight	   *f = palloc0(sizeof(Flight));
+		SignicatQueued *q = ready[i];
+
+		f->send = q;
+		f->batch = batch;
+		f->op = q->call.op;
+		signicat_call_request(&q->call, &f->poll.req);
+		f->poll.req.bearer = batch->token;
+		/* the enqueuing session's account, not the worker's */
+		f->poll.req.account_id = q->account_id;
+		sends[nsends++] = f;
+	}
+	MemoryContextSwitchTo(old);
+}
+
 static void
 add_answered(Flight *f, TimestampTz now)
 {
@@ -1279,16 +1460,46 @@ add_answered(Flight *f, TimestampTz now)
 	answered[nanswered++] = f;
 }
 
-/* Start queued requests while connections are free (suspects within their share). */
+/* Connections queued requests may hold: half while polls wait for one, else all. */
+static int
+send_share(bool polls_waiting)
+{
+	return polls_waiting ? Max(1, signicat_poll_connections / 2) : signicat_poll_connections;
+}
+
+/*
+ * Start waiting requests while connections are free: queued requests
+ * (oldest first) within their share, then polls (suspects within theirs).
+ */
 static void
 start_requests(TimestampTz now)
 {
-	long		timeout_ms = Min(signicat_timeout_ms, signicat_poll_timeout_ms);
+	long		poll_timeout_ms = Min(signicat_timeout_ms, signicat_poll_timeout_ms);
 
-	while (queue_next < nqueue)
+	while (drain_deadline == 0)
 	{
-		Flight	   *f = queue[queue_next];
+		bool		polls_waiting = queue_next < nqueue;
+		Flight	   *f;
 
+		if (sends_next < nsends &&
+			(sends[sends_next]->batch->error ||
+			 (signicat_poller_capacity() > 0 && sends_flying < send_share(polls_waiting))))
+		{
+			f = sends[sends_next++];
+			if (f->batch->error)
+			{
+				/* not sent: the reason is recorded, and the request queued again */
+				add_answered(f, now);
+				continue;
+			}
+			signicat_poller_start(&f->poll, f->batch->cxt, signicat_timeout_ms);
+			f->sent = true;
+			sends_flying++;
+			continue;
+		}
+		if (!polls_waiting)
+			break;
+		f = queue[queue_next];
 		if (f->batch->error)
 		{
 			/* nothing to send: the reason is the outcome */
@@ -1298,7 +1509,7 @@ start_requests(TimestampTz now)
 		}
 		if (signicat_poller_capacity() <= 0 || (f->suspect && suspects_flying >= suspect_share()))
 			break;
-		signicat_poller_start(&f->poll, f->batch->cxt, timeout_ms);
+		signicat_poller_start(&f->poll, f->batch->cxt, poll_timeout_ms);
 		f->sent = true;
 		suspects_flying += f->suspect ? 1 : 0;
 		queue_next++;
@@ -1319,6 +1530,7 @@ collect_answers(void)
 		Flight	   *f = (Flight *) done[i];
 
 		suspects_flying -= f->suspect ? 1 : 0;
+		sends_flying -= f->send ? 1 : 0;
 		add_answered(f, now);
 	}
 	my_slot->in_flight = signicat_poller_active();
@@ -1338,7 +1550,8 @@ record_answers(void)
 
 		if (f->sent)
 			signicat_stats_record_answer(signicat_stats_slot(f->op),
-										 f->poll.done ? &f->poll.resp : NULL, f->poll.elapsed_us, 0);
+										 f->poll.done ? &f->poll.resp : NULL, f->poll.elapsed_us,
+										 f->send ? f->send->call.body_len : 0);
 	}
 
 	if (!record_round(n, &counts))
@@ -1358,6 +1571,7 @@ record_answers(void)
 	{
 		Batch	   *b = answered[i]->batch;
 
+		sends_pending -= answered[i]->send ? 1 : 0;
 		if (--b->pending == 0)
 			batch_release(b);
 	}
@@ -1393,9 +1607,25 @@ worker_step(void)
 	TimestampTz now = GetCurrentTimestamp();
 
 	signicat_poller_configure(signicat_poll_connections);
-	ensure_room(signicat_poll_batch_size + signicat_poller_active() + nanswered + 1);
+	ensure_room(signicat_poll_batch_size + signicat_poller_active() + nanswered + SIGNICAT_POLL_MAX + 1);
 
-	if (queue_next >= nqueue && signicat_poller_capacity() > 0 &&
+	/*
+	 * Queued requests: claimed once those claimed before are all on their
+	 * way, as many as may fly, and not one by one (a transaction each).
+	 */
+	if (sends_next >= nsends && drain_deadline == 0)
+	{
+		/* no more than can start at once: a request claimed waits 'sending' for nothing */
+		int			free_sends = Min(send_share(queue_next < nqueue) - sends_flying,
+									 signicat_poller_capacity());
+
+		if (free_sends > 0 &&
+			(free_sends >= Max(1, signicat_poll_connections / 8) || sends_flying == 0) &&
+			(sends_due || TimestampDifferenceExceeds(last_send_claim_at, now, signicat_worker_naptime_ms)))
+			claim_sends(free_sends);
+	}
+
+	if (queue_next >= nqueue && signicat_poller_capacity() > 0 && drain_deadline == 0 &&
 		(claim_due || TimestampDifferenceExceeds(last_claim_at, now, signicat_worker_naptime_ms)))
 	{
 		int			n = 0;
@@ -1439,9 +1669,9 @@ worker_step(void)
 		collect_answers();
 		if (MyLatch->is_set)
 		{
-			/* something was enrolled (or a reload): look for due items again */
+			/* something was enrolled or queued (or a reload): look again */
 			ResetLatch(MyLatch);
-			claim_due = true;
+			claim_due = sends_due = true;
 		}
 	}
 	else if (nanswered == 0)
@@ -1453,11 +1683,11 @@ worker_step(void)
 
 		ResetLatch(MyLatch);
 		if (rc & WL_LATCH_SET)
-			claim_due = true;
+			claim_due = sends_due = true;
 	}
 
 	if (nanswered > 0 &&
-		((signicat_poller_active() == 0 && queue_next >= nqueue) ||
+		((signicat_poller_active() == 0 && ((queue_next >= nqueue && sends_next >= nsends) || drain_deadline != 0)) ||
 		 TimestampDifferenceExceeds(first_answer_at, GetCurrentTimestamp(), RECORD_DELAY_MS)))
 	{
 		/*
@@ -1473,6 +1703,46 @@ worker_step(void)
 
 /* ---------- the worker process ---------- */
 
+/* SIGTERM: die at once, unless queued requests are on their way (see stop_after_sends) */
+static void
+worker_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	if (sends_pending == 0 && !claiming_sends)
+		die(postgres_signal_arg);
+	else
+	{
+		stop_after_sends = true;
+		SetLatch(MyLatch);
+	}
+	errno = save_errno;
+}
+
+/*
+ * Stopping: true once the queued requests in hand are recorded (or
+ * DRAIN_MS has passed); until then nothing new starts, and those not
+ * started yet are given back to the queue as not sent.
+ */
+static bool
+drained(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (drain_deadline == 0)
+	{
+		drain_deadline = TimestampTzPlusMilliseconds(now, DRAIN_MS);
+		while (sends_next < nsends)
+		{
+			Flight	   *f = sends[sends_next++];
+
+			f->batch->error = "the worker stopped before sending it";
+			add_answered(f, now);
+		}
+	}
+	return sends_pending == 0 || now >= drain_deadline;
+}
+
 void
 signicat_worker_main(Datum arg)
 {
@@ -1480,7 +1750,7 @@ signicat_worker_main(Datum arg)
 
 	strlcpy(dbname, MyBgworkerEntry->bgw_extra, sizeof(dbname));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
+	pqsignal(SIGTERM, worker_sigterm);
 	BackgroundWorkerUnblockSignals();
 
 	/*
@@ -1530,6 +1800,7 @@ signicat_worker_main(Datum arg)
 	step_cxt = AllocSetContextCreate(TopMemoryContext, "signicat worker step",
 									 ALLOCSET_DEFAULT_SIZES);
 	ereport(LOG, (errmsg("signicat worker started for database \"%s\"", dbname)));
+	new_claim_token();
 
 	/* this is the only worker of the database: leases of a crashed one are void */
 	if (begin_tx("signicat worker: starting"))
@@ -1550,8 +1821,13 @@ signicat_worker_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (my_slot->stop_requested)
+		if ((my_slot->stop_requested || stop_after_sends) && drained())
 		{
+			if (stop_after_sends)
+				ereport(FATAL,
+						(errcode(ERRCODE_ADMIN_SHUTDOWN),
+						 errmsg("terminating background worker \"%s\" due to administrator command",
+								MyBgworkerEntry->bgw_type)));
 			ereport(LOG, (errmsg("signicat worker for database \"%s\" stopped on request", dbname)));
 			proc_exit(0);
 		}
@@ -1736,11 +2012,9 @@ wake_at_commit_callback(XactEvent event, void *arg)
 	}
 }
 
-PG_FUNCTION_INFO_V1(signicat_wake_worker);
-
-/* Wake this database's worker when this transaction commits (after enrolling an item). */
-Datum
-signicat_wake_worker(PG_FUNCTION_ARGS)
+/* Wake this database's worker when this transaction commits (it enrolled or queued something). */
+void
+signicat_wake_worker_at_commit(void)
 {
 	static bool registered = false;
 
@@ -1750,6 +2024,15 @@ signicat_wake_worker(PG_FUNCTION_ARGS)
 		registered = true;
 	}
 	wake_at_commit = true;
+}
+
+PG_FUNCTION_INFO_V1(signicat_wake_worker);
+
+/* signicat._wake_worker(), which signicat.watch_add calls. */
+Datum
+signicat_wake_worker(PG_FUNCTION_ARGS)
+{
+	signicat_wake_worker_at_commit();
 	PG_RETURN_VOID();
 }
 

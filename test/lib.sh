@@ -111,7 +111,7 @@ as_pg() {
 # ensure_packages: install the Debian packages needed to build and test, when missing.
 ensure_packages() {
     ensure_debian_packages postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev make gcc python3 \
-        libipc-run-perl postgresql-15-cron curl ca-certificates openssl
+        libipc-run-perl postgresql-15-cron curl ca-certificates openssl python3-psycopg
 }
 
 # ensure_debian_packages PKG...: install the packages PKG that are missing (apt-get). `apt-get update`

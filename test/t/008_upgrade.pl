@@ -81,6 +81,17 @@ SELECT line FROM (
     FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
     JOIN pg_trigger t ON t.tgrelid = c.oid AND NOT t.tgisinternal
     UNION ALL
+    SELECT 'row security ' || c.oid::regclass || ' ' || c.relrowsecurity || ' forced ' || c.relforcerowsecurity
+    FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid AND c.relkind = 'r'
+    UNION ALL
+    SELECT 'policy ' || pol.polname || ' on ' || pol.polrelid::regclass || ' for ' || pol.polcmd::text
+        || ' permissive ' || pol.polpermissive
+        || ' to ' || (SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE r::regrole::text END, ',' ORDER BY 1) FROM unnest(pol.polroles) r)
+        || ' using ' || coalesce(pg_get_expr(pol.polqual, pol.polrelid), '-')
+        || ' check ' || coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid), '-')
+    FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
+    JOIN pg_policy pol ON pol.polrelid = c.oid
+    UNION ALL
     SELECT 'dumped with the data: ' || c::regclass
     FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'signicat'
     UNION ALL
@@ -169,6 +180,14 @@ wait_until('the worker followed the old items to their end', 60, sub {
 is($in->('upgraded', q{SELECT string_agg(new_status, ',' ORDER BY seq) FROM signicat.status_history
 	GROUP BY watch_id LIMIT 1}), 'processing,accepted',
 	'the history goes on where the old version left it');
+# the queue the update brought: its worker sends it, a create's process is enrolled
+my $q = $in->('upgraded', qq{SELECT signicat.enqueue('assure_get_process',
+	'{"dossier_id": "$dossier", "process_id": "$pids[2]"}')});
+wait_until('the worker sent the queued request', 60, sub {
+	$in->('upgraded', qq{SELECT state = 'done' FROM signicat.queue WHERE id = $q}) eq 't';
+});
+is($in->('upgraded', qq{SELECT result->>'processId' FROM signicat.queue WHERE id = $q}), $pids[2],
+	'a request queued on the updated database was sent, and its result recorded');
 $in->('upgraded', 'SELECT signicat.stop_worker()');
 
 done_testing();

@@ -4,7 +4,9 @@
 # processes and a dropped item; it is dumped with pg_dump -Fc and restored into a new database.
 # Every row of signicat.watch, status_history and processes must come back, the sequences must go
 # on after the restored ids, the grants of the extension's roles must be those of a fresh install,
-# and a worker started on the restored database must follow its items on.
+# and a worker started on the restored database must follow its items on. Requests still queued
+# (signicat.queue) come back too, but the restored database's worker holds them as 'unknown'
+# instead of sending them again: they were queued in the original, whose worker may send them.
 # (Before, the install script did not mark the tables as configuration tables: the extension came
 # back with empty tables.)
 
@@ -28,6 +30,8 @@ query($node, 'SELECT signicat.stop_worker()');
 my ($d_open, $open) = seed_and_watch($node, 2, 'dump-open');
 query($node, qq{SELECT signicat.watch_drop('assure_process', '$open->[1]')});
 query($node, q{SELECT signicat.sync_processes(now() - interval '1 day')});
+# a create queued while no worker runs: still queued in the dump
+my $queued = query($node, q{SELECT signicat.enqueue('assure_create_dossier', '{"external_reference": "dump-queued"}')});
 
 my ($contents, $rows) = (data_summary_sql(), data_rows_sql());
 my $before = query($node, $contents);
@@ -55,6 +59,18 @@ is($in->(q{SELECT string_agg(a::text, ' ' ORDER BY a::text) FROM pg_class c, unn
 # the worker resumes on the restored database
 isnt($in->('SELECT signicat.start_worker()'), '', 'a worker started on the restored database');
 followed_on($in, $open, 'restored');
+ok(wait_until('the restored queued request is held', 30, sub {
+	$in->(qq{SELECT state FROM signicat.queue WHERE id = $queued}) eq 'unknown' }),
+	'the request queued in the original is held as unknown in the restored database');
+like($in->(qq{SELECT message FROM signicat.queue WHERE id = $queued}), qr/queued in another database/,
+	'its message says where it was queued');
+is(scalar(grep { ref $_->{body} eq 'HASH' && ($_->{body}{externalReference} // '') eq 'dump-queued' }
+		@{ mock('GET', '/__mock/requests') }), 0, 'the restored database sent nothing of it');
 $in->('SELECT signicat.stop_worker()');
+# the original's worker sends it
+query($node, 'SELECT signicat.start_worker()');
+ok(wait_query($node, 'the original sent its queued request', 30,
+	qq{SELECT state = 'done' FROM signicat.queue WHERE id = $queued}), 'the original database sent it');
+query($node, 'SELECT signicat.stop_worker()');
 
 done_testing();
