@@ -66,16 +66,20 @@ static SPIPlanPtr hold_plan = NULL;
 static SPIPlanPtr giveback_plan = NULL;
 static SPIPlanPtr trim_plan = NULL;
 
+static Oid	queue_relid(void);
+
 /*
- * Where a request was queued: the cluster's system identifier and the
- * database's oid.  A worker sends only its own database's requests: rows
- * that came with a dump restored elsewhere (or into another database) are
- * held as 'unknown', never sent again by a copy.
+ * Where a request was queued: the cluster's system identifier, the
+ * database's oid and the oid of signicat.queue itself (made anew by a
+ * restore, even into the same database).  A worker sends only the requests
+ * of its own: rows that came back with a dump restored (elsewhere, or here
+ * over the table the dump was taken from) are held as 'unknown', never sent
+ * again by a copy.
  */
 static char *
 queue_origin(void)
 {
-	return psprintf(UINT64_FORMAT ":%u", GetSystemIdentifier(), MyDatabaseId);
+	return psprintf(UINT64_FORMAT ":%u:%u", GetSystemIdentifier(), MyDatabaseId, queue_relid());
 }
 
 /* ---------- signicat.enqueue ---------- */
@@ -202,7 +206,7 @@ signicat_queue_delete(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	Oid			save_userid;
 	int			save_sec;
-	volatile int64 deleted = 0;
+	volatile bool found = false;
 	volatile bool sending = false;
 
 	values[0] = PG_GETARG_DATUM(0);
@@ -217,19 +221,19 @@ signicat_queue_delete(PG_FUNCTION_ARGS)
 		bool		isnull;
 
 		SPI_connect();
-		if (SPI_execute_with_args(
-								  "WITH d AS (DELETE FROM signicat.queue q "
-								  "  WHERE q.id OPERATOR(pg_catalog.=) $1 "
-								  "    AND q.state OPERATOR(pg_catalog.<>) 'sending' "
-								  "    AND ($3 OR q.enqueued_by OPERATOR(pg_catalog.=) $2) RETURNING 1) "
-								  "SELECT (SELECT pg_catalog.count(*) FROM d), "
-								  "  EXISTS (SELECT FROM signicat.queue q WHERE q.id OPERATOR(pg_catalog.=) $1 "
-								  "    AND q.state OPERATOR(pg_catalog.=) 'sending' "
-								  "    AND ($3 OR q.enqueued_by OPERATOR(pg_catalog.=) $2))",
-								  3, types, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		/* the row locked first: a claim in progress is waited for, and its 'sending' seen */
+		if (SPI_execute_with_args("SELECT q.state OPERATOR(pg_catalog.=) 'sending' FROM signicat.queue q "
+								  "WHERE q.id OPERATOR(pg_catalog.=) $1 "
+								  "  AND ($3 OR q.enqueued_by OPERATOR(pg_catalog.=) $2) FOR UPDATE",
+								  3, types, values, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "signicat.queue_delete: could not read signicat.queue");
+		found = SPI_processed == 1;
+		if (found)
+			sending = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (found && !sending &&
+			SPI_execute_with_args("DELETE FROM signicat.queue q WHERE q.id OPERATOR(pg_catalog.=) $1",
+								  1, types, values, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "signicat.queue_delete: could not delete from signicat.queue");
-		deleted = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		sending = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		SPI_finish();
 	}
 	PG_FINALLY();
@@ -242,21 +246,10 @@ signicat_queue_delete(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_IN_USE),
 				 errmsg("signicat.queue_delete: request %lld is being sent", (long long) PG_GETARG_INT64(0)),
 				 errhint("Delete it once its outcome is recorded.")));
-	PG_RETURN_BOOL(deleted > 0);
+	PG_RETURN_BOOL(found);
 }
 
 /* ---------- the worker's side (called in its transactions, SPI connected) ---------- */
-
-static SPIPlanPtr
-keep_plan(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-	if (p == NULL)
-		elog(ERROR, "signicat worker: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(p);
-	return p;
-}
 
 /* Does signicat.queue exist (an extension older than 0.4.0 has none)? */
 bool
@@ -297,11 +290,11 @@ prepare_plans(void)
 
 	if (claim_plan)
 		return;
-	claim_plan = keep_plan(
+	claim_plan = signicat_worker_keep_plan(
 		"SELECT id, operation, arguments, enqueued_by::text, account_id, watch, attempts, origin "
 		"FROM signicat.queue WHERE state = 'queued' AND id >= $2 AND next_attempt_at <= pg_catalog.now() "
 		"ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED", 2, claim_t);
-	mark_plan = keep_plan(
+	mark_plan = signicat_worker_keep_plan(
 		"UPDATE signicat.queue q SET state = 'sending', claimed_by = $2, "
 		"  last_attempt_at = pg_catalog.now(), method = u.m "
 		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3)) AS u(i, m) WHERE q.id = u.i",
@@ -311,7 +304,7 @@ prepare_plans(void)
 	 * One outcome: a final state (done, failed, unknown) with its NOTIFY, or
 	 * queued again for $9 ms; only while the row is still being sent.
 	 */
-	outcome_plan = keep_plan(
+	outcome_plan = signicat_worker_keep_plan(
 		"WITH q AS ("
 		"  UPDATE signicat.queue SET state = $2, attempts = attempts + 1, result = $3, "
 		"    http_status = $4, sqlstate = $5, message = $6, detail = $7, trace_id = $8, "
@@ -330,15 +323,15 @@ prepare_plans(void)
 	 * queue_max_attempts ($2): one whose answer crashes the worker must
 	 * not crash it forever.
 	 */
-	recover_plan = keep_plan(
+	recover_plan = signicat_worker_keep_plan(
 		"WITH r AS ("
 		"  UPDATE signicat.queue SET "
-		"    state = CASE WHEN method <> ALL ('{GET,PUT,DELETE,HEAD}') THEN 'unknown' "
+		"    state = CASE WHEN method IS NULL OR method <> ALL ('{GET,PUT,DELETE}') THEN 'unknown' "
 		"                 WHEN attempts + 1 < $2 THEN 'queued' ELSE 'failed' END, "
 		"    attempts = attempts + 1, claimed_by = NULL, "
-		"    next_attempt_at = pg_catalog.now() + LEAST($3 * pg_catalog.power(2, LEAST(attempts + 1, 30)), $4) "
+		"    next_attempt_at = pg_catalog.now() + LEAST($3 * pg_catalog.power(2, LEAST(attempts, 30)), $4) "
 		"                      * interval '1 millisecond', "
-		"    finished_at = CASE WHEN method = ANY ('{GET,PUT,DELETE,HEAD}') AND attempts + 1 < $2 THEN NULL "
+		"    finished_at = CASE WHEN method = ANY ('{GET,PUT,DELETE}') AND attempts + 1 < $2 THEN NULL "
 		"                       ELSE pg_catalog.now() END, "
 		"    sqlstate = NULL, http_status = NULL, trace_id = NULL, detail = NULL, "
 		"    message = 'the worker stopped while this request was being sent: it may or may not have reached Signicat' "
@@ -347,21 +340,21 @@ prepare_plans(void)
 		"  'id', r.id, 'state', r.state)::text) FROM r WHERE r.state <> 'queued'",
 		4, recover_t);
 	/* requests queued in another database (a dump restored here): never sent by this one */
-	hold_plan = keep_plan(
+	hold_plan = signicat_worker_keep_plan(
 		"WITH h AS ("
 		"  UPDATE signicat.queue SET state = 'unknown', claimed_by = NULL, finished_at = pg_catalog.now(), "
 		"    sqlstate = NULL, http_status = NULL, trace_id = NULL, detail = NULL, "
 		"    message = 'queued in another database (this one was restored from a copy): not sent here; "
 		"check whether it is still wanted, then queue it again' "
-		"  WHERE state = ANY ('{queued,sending}') AND origin IS DISTINCT FROM $1 RETURNING id, state) "
+		"  WHERE (state = 'queued' OR state = 'sending') AND origin IS DISTINCT FROM $1 RETURNING id, state) "
 		"SELECT pg_catalog.pg_notify('signicat_queue', pg_catalog.json_build_object("
 		"  'id', h.id, 'state', h.state)::text) FROM h",
 		1, hold_t);
 	/* claimed but not sent (the worker is stopping): back in the queue as it was */
-	giveback_plan = keep_plan(
+	giveback_plan = signicat_worker_keep_plan(
 		"UPDATE signicat.queue SET state = 'queued', claimed_by = NULL "
 		"WHERE id = $1 AND state = 'sending'", 1, giveback_t);
-	trim_plan = keep_plan(
+	trim_plan = signicat_worker_keep_plan(
 		"DELETE FROM signicat.queue WHERE state = ANY ('{done,failed}') "
 		"AND finished_at < pg_catalog.now() - $1 * interval '1 second'", 1, trim_t);
 }
@@ -401,7 +394,7 @@ signicat_queue_recover(int64 claim_token)
 				(errmsg_plural("signicat worker: %llu request of signicat.queue was being sent when the worker stopped: \"unknown\" now, never sent again by itself",
 							   "signicat worker: %llu requests of signicat.queue were being sent when the worker stopped: \"unknown\" now, never sent again by themselves",
 							   (unsigned long) unknown, (unsigned long long) unknown),
-				 errhint("See the README on reconciling them. GET, PUT and DELETE requests were queued again.")));
+				 errhint("See the README on reconciling them.")));
 }
 
 /* Delete finished requests older than signicat.queue_retention. */
@@ -490,7 +483,7 @@ prepare_row(void *arg)
  */
 int
 signicat_queue_claim(int max, int64 *from, int64 claim_token, MemoryContext cxt,
-					 SignicatQueued ***out, bool *foreign)
+					 SignicatQueued ***out, int *found, bool *foreign)
 {
 	Datum		claim_values[2] = {Int32GetDatum(max), Int64GetDatum(*from)};
 	char	   *origin = queue_origin();
@@ -509,6 +502,7 @@ signicat_queue_claim(int max, int64 *from, int64 claim_token, MemoryContext cxt,
 		elog(ERROR, "signicat worker: could not claim queued requests");
 	nrows = (int) SPI_processed;
 	*out = NULL;
+	*found = nrows;
 	*foreign = false;
 	if (nrows == 0)
 		return 0;
@@ -699,7 +693,7 @@ signicat_queue_record(SignicatQueued *q, const SignicatPoll *poll, const char *n
 			write_outcome(q, "failed", NULL, 0, NULL, not_sent, NULL, 0);
 		else
 			write_outcome(q, "queued", NULL, 0, NULL, not_sent, NULL,
-						  signicat_worker_backoff_ms(attempt, -1));
+						  signicat_worker_backoff_ms(attempt - 1, -1));
 		return;
 	}
 
@@ -764,7 +758,7 @@ signicat_queue_record(SignicatQueued *q, const SignicatPoll *poll, const char *n
 	}
 	else if (again && attempt < signicat_queue_max_attempts)
 		write_outcome(q, "queued", NULL, status, o.error, NULL, o.trace_id,
-					  signicat_worker_backoff_ms(attempt, retry_after));
+					  signicat_worker_backoff_ms(attempt - 1, retry_after));
 	else if (status >= 200 && status <= 299 && !q->call.idempotent)
 	{
 		/* done, but what it made cannot be told: to be reconciled like a lost answer */

@@ -318,6 +318,8 @@ extern bool signicat_launch_worker(const char *dbname, bool if_switched_on,
 								   struct BackgroundWorkerHandle **handle, bool notify_me);
 
 extern int64 signicat_worker_backoff_ms(int steps, long retry_after_s);
+struct _SPI_plan;
+extern struct _SPI_plan *signicat_worker_keep_plan(const char *sql, int nargs, Oid *types);
 extern void signicat_wake_worker_at_commit(void);
 
 /* ---------- auth.c: access token ---------- */
@@ -419,7 +421,7 @@ extern void signicat_queue_forget_plans(void);
 extern void signicat_queue_recover(int64 claim_token);
 extern void signicat_queue_trim(void);
 extern int	signicat_queue_claim(int max, int64 *from, int64 claim_token, MemoryContext cxt,
-								 SignicatQueued ***out, bool *foreign);
+								 SignicatQueued ***out, int *found, bool *foreign);
 extern void signicat_queue_record(SignicatQueued *q, const SignicatPoll *poll,
 								  const char *not_sent, uint64 token_generation);
 extern void signicat_queue_fail(SignicatQueued *q, bool sent, const char *message);

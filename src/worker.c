@@ -24,6 +24,11 @@
  *		loses nor duplicates a transition (the item is simply polled again);
  *		unchanged items and failures get their next poll time with backoff
  *		(Retry-After honoured; 404 and 410 mean gone: wire.c's status table).
+ * Queued requests (signicat.queue, queue.c) go through the same poller:
+ * claimed a connection's worth at a time, oldest first, marked 'sending' in
+ * a transaction that commits before they leave, started ahead of polls
+ * within their share of the connections, and recorded with the answers of
+ * the round; a SIGTERM while some are in flight waits for them (DRAIN_MS).
  * A missing schema means "nothing to do yet"; an error in a step is logged,
  * the work in hand is given up (its items are polled again when their
  * leases run out) and the worker carries on; SIGHUP reloads settings, SIGTERM ends it, and
@@ -32,9 +37,9 @@
  * Whose code runs here: the worker connects as the bootstrap superuser (the
  * only role sure to exist before CREATE EXTENSION), but every transaction
  * runs as signicat.worker_role (the extension's signicat_worker, which may
- * only read and write signicat.watch and status_history) in a
- * security-restricted operation, the way PostgreSQL runs maintenance code
- * as a table's owner; and its search_path is pg_catalog, pg_temp, fixed, so
+ * only read and write signicat.watch and status_history, and send
+ * signicat.queue) in a security-restricted operation, the way PostgreSQL
+ * runs maintenance code as a table's owner; and its search_path is pg_catalog, pg_temp, fixed, so
  * no operator, function or type of anybody's schema is ever resolved by its
  * statements.
  *-------------------------------------------------------------------------
@@ -65,6 +70,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "replication/syncrep.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
@@ -121,6 +127,18 @@ typedef struct WorkerShared
 
 static WorkerShared *worker_shared = NULL;
 static WorkerSlot *my_slot = NULL;
+
+/*
+ * Stopping (SIGTERM, or signicat.stop_worker()) while queued requests are
+ * on their way: nothing new starts, those waiting for a connection go back
+ * to the queue, and those in flight are waited for (at most DRAIN_MS) and
+ * recorded, so that a restart leaves no request 'unknown' that had its
+ * answer in time.
+ */
+static volatile sig_atomic_t stop_after_sends = false;
+static volatile sig_atomic_t claiming_sends = false;	/* rows may be 'sending', not counted yet */
+static TimestampTz drain_deadline = 0;
+#define DRAIN_MS 5000
 
 /* one claimed item */
 typedef struct WatchItem
@@ -499,8 +517,9 @@ typedef struct Plans
 static Plans plans;
 static TimestampTz last_housekeeping = 0;
 
-static SPIPlanPtr
-prepare(const char *sql, int nargs, Oid *types)
+/* A statement of the worker, prepared and kept for its whole life. */
+SPIPlanPtr
+signicat_worker_keep_plan(const char *sql, int nargs, Oid *types)
 {
 	SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
 
@@ -544,7 +563,7 @@ prepare_plans(void)
 	 * bounded by $3, their free share of the connections, so that they can
 	 * never take every connection from the items that answer.
 	 */
-	plans.claim = prepare(
+	plans.claim = signicat_worker_keep_plan(
 		"UPDATE signicat.watch SET claimed_until = now() + $2 * interval '1 millisecond' "
 		"WHERE id = ANY (ARRAY(SELECT id FROM signicat.watch "
 		"                      WHERE state = 'active' AND next_poll_at <= now() "
@@ -564,7 +583,7 @@ prepare_plans(void)
 	 * watch_due, and when its statistics say it is empty (every item was done
 	 * at the last analyze) it scans that whole index for every item.
 	 */
-	plans.changed = prepare(
+	plans.changed = signicat_worker_keep_plan(
 		"WITH w AS ("
 		"  UPDATE signicat.watch SET status = $2, payload = $3, "
 		"    provider = coalesce($4, provider), process_type = coalesce($5, process_type), "
@@ -586,19 +605,19 @@ prepare_plans(void)
 		"SELECT pg_catalog.pg_notify('signicat_status', pg_catalog.json_build_object("
 		"  'watch_id', watch_id, 'seq', seq, 'final', $7)::text) FROM h",
 		9, changed_t);
-	plans.unchanged = prepare(
+	plans.unchanged = signicat_worker_keep_plan(
 		"UPDATE signicat.watch SET payload = $2, polls = polls + 1, "
 		"  unchanged_polls = unchanged_polls + 1, errors = 0, last_polled_at = now(), "
 		"  next_poll_at = now() + $3 * interval '1 millisecond', claimed_until = NULL, "
 		"  last_error = NULL, provider = coalesce(provider, $4), "
 		"  process_type = coalesce(process_type, $5), created_at = coalesce(created_at, $6) "
 		"WHERE id = $1", 6, unchanged_t);
-	plans.failed = prepare(
+	plans.failed = signicat_worker_keep_plan(
 		"UPDATE signicat.watch SET errors = errors + 1, last_error = $2, last_error_at = now(), "
 		"  last_polled_at = now(), next_poll_at = now() + $3 * interval '1 millisecond', "
 		"  claimed_until = NULL "
 		"WHERE id = $1", 3, failed_t);
-	plans.gone = prepare(
+	plans.gone = signicat_worker_keep_plan(
 		"WITH w AS ("
 		"  UPDATE signicat.watch SET state = 'gone', last_error = $2, last_error_at = now(), "
 		"    last_polled_at = now(), claimed_until = NULL "
@@ -607,10 +626,10 @@ prepare_plans(void)
 		"SELECT pg_catalog.pg_notify('signicat_status', pg_catalog.json_build_object("
 		"  'watch_id', id, 'seq', NULL, 'final', true)::text) FROM w",
 		2, gone_t);
-	plans.expire = prepare(
+	plans.expire = signicat_worker_keep_plan(
 		"UPDATE signicat.watch SET state = 'expired', claimed_until = NULL "
 		"WHERE state = 'active' AND enrolled_at < now() - $1 * interval '1 second'", 1, age_t);
-	plans.retention = prepare(
+	plans.retention = signicat_worker_keep_plan(
 		"DELETE FROM signicat.status_history "
 		"WHERE changed_at < now() - $1 * interval '1 second'", 1, age_t);
 }
@@ -651,6 +670,16 @@ begin_tx(const char *activity)
 	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
 	SetUserIdAndSecContext(role, saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	/*
+	 * Stopping: what is written now (outcomes, requests given back) does
+	 * not wait for a synchronous standby, which may be the reason nothing
+	 * moves; lost in a failover, a row is settled as 'unknown', never sent
+	 * twice.
+	 */
+	if ((stop_after_sends || (my_slot && my_slot->stop_requested)) &&
+		synchronous_commit > SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+		(void) set_config_option("synchronous_commit", "local", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, activity);
@@ -748,17 +777,6 @@ static int64 sends_from = 0;	/* the next claim looks from this id on (signicat_q
 static TimestampTz sends_from_zero_at = 0;
 static bool recover_due = true; /* rows 'sending' may have been left by a worker gone */
 
-/*
- * Stopping (SIGTERM, or signicat.stop_worker()) while queued requests are
- * on their way: nothing new starts, those waiting for a connection go back
- * to the queue, and those in flight are waited for (at most DRAIN_MS) and
- * recorded, so that a restart leaves no request 'unknown' that had its
- * answer in time.
- */
-static volatile sig_atomic_t stop_after_sends = false;
-static volatile sig_atomic_t claiming_sends = false;	/* rows may be 'sending', not counted yet */
-static TimestampTz drain_deadline = 0;
-#define DRAIN_MS 5000
 static bool claim_due = true;
 static bool schema_was_ready = false;	/* the extension was there at some claim */
 static TimestampTz last_claim_at = 0;
@@ -817,11 +835,7 @@ new_batch(int n)
 	return batch;
 }
 
-/*
- * Forget the work in hand after an error: requests are given up, answers
- * not recorded; the items keep their leases and are polled again when those
- * run out.
- */
+/* A new claim token: rows 'sending' under the old one are orphans from now on. */
 static void
 new_claim_token(void)
 {
@@ -829,6 +843,13 @@ new_claim_token(void)
 		claim_token = (int64) pg_prng_uint64(&pg_global_prng_state);
 	while (claim_token == 0);
 }
+
+/*
+ * Forget the work in hand after an error: requests are given up, answers
+ * not recorded; the items keep their leases and are polled again when those
+ * run out, and queued requests that were being sent are settled by the
+ * next claim (unknown, or queued again).
+ */
 
 static void
 forget_work(void)
@@ -978,8 +999,9 @@ backoff_ms(int steps, double factor, long retry_after_s)
 	ms = Min(ms, (double) signicat_poll_max_interval_ms);
 	/* up to 10% jitter, so a burst does not stay in step */
 	ms += ms * 0.1 * pg_prng_double(&pg_global_prng_state);
+	/* Retry-After honoured up to a day: a date years ahead must not overflow */
 	if (retry_after_s > 0)
-		ms = Max(ms, retry_after_s * 1000.0);
+		ms = Max(ms, Min((double) retry_after_s, 86400.0) * 1000.0);
 	return (int64) ms;
 }
 
@@ -1372,6 +1394,7 @@ claim_sends(int max)
 	SignicatQueued **ready = NULL;
 	MemoryContext old;
 	int			n = 0;
+	int			found = 0;
 	bool		foreign = false;
 
 	nsends = sends_next = 0;
@@ -1390,7 +1413,7 @@ claim_sends(int max)
 			if (recover_due)
 				signicat_queue_recover(claim_token);
 			recover_due = false;
-			n = signicat_queue_claim(max, &sends_from, claim_token, batch->cxt, &ready, &foreign);
+			n = signicat_queue_claim(max, &sends_from, claim_token, batch->cxt, &ready, &found, &foreign);
 			/* rows of another database (restored here): held at the next claim */
 			recover_due = recover_due || foreign;
 			/*
@@ -1399,14 +1422,11 @@ claim_sends(int max)
 			 * synchronous_commit says: a crash must not bring one that was
 			 * sent back as 'queued'.  (A GET sent again is harmless.)
 			 */
-			for (int i = 0; i < n; i++)
+			for (int i = 0; i < n && synchronous_commit < SYNCHRONOUS_COMMIT_REMOTE_FLUSH; i++)
 			{
 				if (!ready[i]->call.idempotent)
-				{
 					(void) set_config_option("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION,
 											 GUC_ACTION_LOCAL, true, 0, false);
-					break;
-				}
 			}
 		}
 		/* a SIGTERM from here on drains: what this commits is given back, not left 'sending' */
@@ -1420,8 +1440,8 @@ claim_sends(int max)
 		stop_after_sends = true;
 	}
 	/* a full claim means more may be due: claim again as soon as connections free up */
-	sends_due = n >= max;
-	if (n < max)
+	sends_due = found >= max;
+	if (found < max)
 		sends_from = 0;
 	if (n == 0)
 	{
@@ -1434,6 +1454,12 @@ claim_sends(int max)
 	claiming_sends = false;
 	old = MemoryContextSwitchTo(batch->cxt);
 	pgstat_report_activity(STATE_RUNNING, "signicat worker: sending queued requests");
+	/*
+	 * The token after the claim, not before: a look at an empty queue must
+	 * not fetch one (it is the shared one, usually still valid; fetching a
+	 * new one takes the time of the token endpoint, while these wait
+	 * 'sending').
+	 */
 	batch_get_token(batch);
 	for (int i = 0; i < n; i++)
 	{
@@ -1476,14 +1502,15 @@ start_requests(TimestampTz now)
 {
 	long		poll_timeout_ms = Min(signicat_timeout_ms, signicat_poll_timeout_ms);
 
-	while (drain_deadline == 0)
+	/* (stopping: nothing new starts, what was claimed is given back by drained()) */
+	while (drain_deadline == 0 && !stop_after_sends && !my_slot->stop_requested)
 	{
 		bool		polls_waiting = queue_next < nqueue;
 		Flight	   *f;
 
+		/* claimed within their share (claim_sends): they take any free connection */
 		if (sends_next < nsends &&
-			(sends[sends_next]->batch->error ||
-			 (signicat_poller_capacity() > 0 && sends_flying < send_share(polls_waiting))))
+			(sends[sends_next]->batch->error || signicat_poller_capacity() > 0))
 		{
 			f = sends[sends_next++];
 			if (f->batch->error)
@@ -1709,7 +1736,12 @@ worker_sigterm(SIGNAL_ARGS)
 {
 	int			save_errno = errno;
 
-	if (sends_pending == 0 && !claiming_sends)
+	/*
+	 * (A wait for a synchronous standby ends only with ProcDiePending: a
+	 * standby that is down must not hold up a shutdown.)
+	 */
+	if ((sends_pending == 0 && !claiming_sends) ||
+		(MyProc && MyProc->syncRepState == SYNC_REP_WAITING))
 		die(postgres_signal_arg);
 	else
 	{

@@ -16,6 +16,9 @@
 #    markers), run as written with Debian's python3-psycopg, waits for a create queued while the
 #    worker is stopped: it LISTENs, finds the request unfinished, and must be woken by the
 #    worker's NOTIFY signicat_queue once the worker is started; it prints "done {...}".
+# 5. a fast shutdown while the worker waits for a synchronous standby that does not exist (the
+#    claim of a POST commits synchronously): the worker ends, the POST it claimed is given back,
+#    and is sent once after the restart.
 
 use strict;
 use warnings FATAL => 'all';
@@ -286,6 +289,34 @@ like($out, qr/^done \{.*"dossierId": "\Q$dossier4\E".*\}\n\z/s, 'it printed done
 note "the client printed: $out";
 is($row->($q4, 'state'), 'done', 'the request is done');
 is($creates_of->('listen-example'), 1, 'the create reached the mock once');
+
+# ---------------------------------------------------------------------------------------------
+# 5. a shutdown while the worker waits for a synchronous standby that is not there
+# ---------------------------------------------------------------------------------------------
+# The claim of a POST commits synchronously (whatever synchronous_commit says), so with a
+# synchronous standby named that does not exist the worker waits in SyncRep. A fast shutdown must
+# still end it (such a wait ends only with a backend's die), and the request, never sent, is
+# given back to the queue and sent once after the restart.
+# (in the configuration, and a restart: a reload could reach the worker after its claim)
+# (a node made without allows_streaming has max_wal_senders = 0: no synchronous replication)
+$node->append_conf('postgresql.conf', "wal_level = replica\nmax_wal_senders = 2\nsynchronous_standby_names = 'nostandby'");
+$node->restart;
+wait_until('the worker runs again', 30, sub { worker_pid($node) }) or die('no signicat worker');
+my $q5 = query($node, q{SET synchronous_commit = local;
+	SELECT signicat.enqueue('assure_create_dossier', '{"external_reference": "syncrep"}')});
+ok(wait_query($node, 'the worker waits for the standby', 30,
+	q{SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'signicat worker' AND wait_event = 'SyncRep'}),
+	'the worker waits for a synchronous standby while claiming a POST');
+my $t0 = time;
+$node->stop('fast');
+note sprintf('the fast shutdown took %.1f s', time - $t0);
+pass('a fast shutdown ended the worker waiting for the missing standby');
+$node->append_conf('postgresql.conf', "synchronous_standby_names = ''");
+$node->start;
+ok(wait_query($node, 'the request is sent after the restart', 60,
+	qq{SELECT state = 'done' FROM signicat.queue WHERE id = $q5}), 'the request was sent after the restart')
+  or diag(query($node, qq{SELECT state || ' ' || attempts || ' ' || coalesce(message, '') FROM signicat.queue WHERE id = $q5}));
+is($creates_of->('syncrep'), 1, 'it reached the mock once');
 
 check_no_crash($node, $log0, 1);
 $node->stop;
