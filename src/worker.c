@@ -25,10 +25,11 @@
  *		unchanged items and failures get their next poll time with backoff
  *		(Retry-After honoured; 404 and 410 mean gone: wire.c's status table).
  * Queued requests (signicat.queue, queue.c) go through the same poller:
- * claimed a connection's worth at a time, oldest first, marked 'sending' in
- * a transaction that commits before they leave, started ahead of polls
- * within their share of the connections, and recorded with the answers of
- * the round; a SIGTERM while some are in flight waits for them (DRAIN_MS).
+ * claimed oldest first, at most what can start at once within their share
+ * of the connections (half while polls wait), marked 'sending' in a
+ * transaction that commits before they leave, started ahead of polls, and
+ * recorded with the answers of the round; a SIGTERM while some are in
+ * flight waits for them (DRAIN_MS).
  * A missing schema means "nothing to do yet"; an error in a step is logged,
  * the work in hand is given up (its items are polled again when their
  * leases run out) and the worker carries on; SIGHUP reloads settings, SIGTERM ends it, and
@@ -39,9 +40,9 @@
  * runs as signicat.worker_role (the extension's signicat_worker, which may
  * only read and write signicat.watch and status_history, and send
  * signicat.queue) in a security-restricted operation, the way PostgreSQL
- * runs maintenance code as a table's owner; and its search_path is pg_catalog, pg_temp, fixed, so
- * no operator, function or type of anybody's schema is ever resolved by its
- * statements.
+ * runs maintenance code as a table's owner; and its search_path is
+ * pg_catalog, pg_temp, fixed, so no operator, function or type of
+ * anybody's schema is ever resolved by its statements.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -66,11 +67,11 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "replication/syncrep.h"
 #include "storage/bufmgr.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
-#include "replication/syncrep.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
@@ -760,8 +761,8 @@ static int	room = 0;
 static int	suspects_flying = 0;
 
 /*
- * Queued requests claimed from signicat.queue (at most a connection's worth
- * at a time), waiting for a connection or in flight.  claim_token marks the
+ * Queued requests claimed from signicat.queue (at most what can start at
+ * once), waiting for a connection or in flight.  claim_token marks the
  * rows this worker is sending: rows 'sending' under another token are
  * orphans (signicat_queue_recover).
  */
