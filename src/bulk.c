@@ -534,7 +534,6 @@ signicat_call_many(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *operation;
-	const char *why_not;
 	ArrayType  *array;
 	Datum	   *elems;
 	bool	   *elemnulls;
@@ -549,12 +548,7 @@ signicat_call_many(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("signicat.call_many: operation is required")));
 	operation = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	b = signicat_bind_function(signicat_operation_function("signicat.call_many", operation, GetUserId()));
-	if ((why_not = signicat_bulk_refusal(b)) != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("signicat.call_many: %s %s", operation, why_not),
-				 errhint("Call signicat.%s row by row.", operation)));
+	b = signicat_bind_json_operation("signicat.call_many", operation, GetUserId(), "row by row");
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(1))

@@ -1264,12 +1264,40 @@ signicat_bind_function(Oid funcoid)
 }
 
 /*
- * Why signicat.call_many cannot run the function's calls, or NULL: it
- * returns one jsonb (or nothing) per call, and takes no bytes (an upload's
- * images or files are given row by row, where their media types are known).
+ * The function named operation in schema signicat, which role must be
+ * allowed to run (the grants of the operation's own function decide:
+ * reader, operator, admin).  caller names the SQL function for messages.
  */
-const char *
-signicat_bulk_refusal(const SignicatBoundOperation *b)
+static Oid
+operation_function(const char *caller, const char *operation, Oid role)
+{
+	Oid			funcoid;
+
+	if (signicat_find_operation(operation) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: no Signicat operation is named \"%.64s\"", caller, operation),
+				 errhint("signicat.operations() lists them.")));
+	funcoid = LookupFuncName(list_make2(makeString("signicat"), makeString(pstrdup(operation))),
+							 -1, NULL, true);
+	if (!OidIsValid(funcoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("%s: there is no function signicat.%s", caller, operation),
+				 errhint("ALTER EXTENSION signicat UPDATE makes the functions of this library.")));
+	if (signicat_function_aclcheck(funcoid, role) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, psprintf("signicat.%s", operation));
+	return funcoid;
+}
+
+/*
+ * Why a call described in JSON cannot be made of the function, or NULL:
+ * one jsonb (or nothing) per call, and no bytes (an upload's images or
+ * files are given to the function itself, where their media types are
+ * known).
+ */
+static const char *
+json_call_refusal(const SignicatBoundOperation *b)
 {
 	if (b->rettype != JSONBOID && b->rettype != VOIDOID)
 		return "returns rows or bytes, not one jsonb per call";
@@ -1277,6 +1305,28 @@ signicat_bulk_refusal(const SignicatBoundOperation *b)
 		if (b->args[i].type == BYTEAOID || get_element_type(b->args[i].type) == BYTEAOID)
 			return "takes bytes (an upload)";
 	return NULL;
+}
+
+/*
+ * The SQL function of operation, bound for calls described in JSON
+ * (signicat.call_many, signicat.enqueue, the worker sending the queue):
+ * role must be allowed to run it, and it must return one jsonb or nothing
+ * and take no bytes (0A000 otherwise; the hint says to call the function
+ * instead).  caller names the SQL function for messages.
+ */
+SignicatBoundOperation *
+signicat_bind_json_operation(const char *caller, const char *operation, Oid role,
+							 const char *instead)
+{
+	SignicatBoundOperation *b = signicat_bind_function(operation_function(caller, operation, role));
+	const char *why_not = json_call_refusal(b);
+
+	if (why_not != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s: %s %s", caller, operation, why_not),
+				 errhint("Call signicat.%s %s.", operation, instead)));
+	return b;
 }
 
 /* A JSON value as the argument's SQL type, through the type's own input function. */
@@ -1426,31 +1476,4 @@ signicat_poll_result(SignicatBoundOperation *b, const SignicatCall *call, const 
 		signicat_report_http_error(call, &poll->resp);
 	}
 	return signicat_bulk_answer(b, &poll->resp, enrol);
-}
-
-/*
- * The function named operation in schema signicat, which role must be
- * allowed to run (the grants of the operation's own function decide:
- * reader, operator, admin).  caller names the SQL function for messages.
- */
-Oid
-signicat_operation_function(const char *caller, const char *operation, Oid role)
-{
-	Oid			funcoid;
-
-	if (signicat_find_operation(operation) == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s: no Signicat operation is named \"%.64s\"", caller, operation),
-				 errhint("signicat.operations() lists them.")));
-	funcoid = LookupFuncName(list_make2(makeString("signicat"), makeString(pstrdup(operation))),
-							 -1, NULL, true);
-	if (!OidIsValid(funcoid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("%s: there is no function signicat.%s", caller, operation),
-				 errhint("ALTER EXTENSION signicat UPDATE makes the functions of this library.")));
-	if (signicat_function_aclcheck(funcoid, role) != ACLCHECK_OK)
-		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, psprintf("signicat.%s", operation));
-	return funcoid;
 }

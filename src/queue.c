@@ -123,7 +123,6 @@ signicat_enqueue(PG_FUNCTION_ARGS)
 	SignicatBoundOperation *b;
 	SignicatCall call;
 	const char *dossier_id;
-	const char *why_not;
 	Oid			owner;
 	Oid			save_userid;
 	int			save_sec;
@@ -140,12 +139,7 @@ signicat_enqueue(PG_FUNCTION_ARGS)
 	args = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 
 	/* the caller's grant on the operation's own function, and its arguments, as a call would check them */
-	b = signicat_bind_function(signicat_operation_function("signicat.enqueue", operation, GetUserId()));
-	if ((why_not = signicat_bulk_refusal(b)) != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("signicat.enqueue: %s %s", operation, why_not),
-				 errhint("Call signicat.%s directly.", operation)));
+	b = signicat_bind_json_operation("signicat.enqueue", operation, GetUserId(), "directly");
 	signicat_prepare_from_json(b, args, &call, &dossier_id);
 
 	values[0] = CStringGetTextDatum(operation);
@@ -250,18 +244,6 @@ signicat_queue_delete(PG_FUNCTION_ARGS)
 }
 
 /* ---------- the worker's side (called in its transactions, SPI connected) ---------- */
-
-/* Does signicat.queue exist (an extension older than 0.4.0 has none)? */
-bool
-signicat_queue_ready(void)
-{
-	bool		isnull;
-
-	if (SPI_execute("SELECT pg_catalog.to_regclass('signicat.queue') IS NOT NULL", true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		return false;
-	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-}
 
 void
 signicat_queue_forget_plans(void)
@@ -456,7 +438,7 @@ prepare_row(void *arg)
 		BoundCache *c = palloc(sizeof(BoundCache));
 
 		/* the grant is checked again: a revoke holds for what is still queued */
-		q->b = signicat_bind_function(signicat_operation_function("signicat queue", r->operation, role));
+		q->b = signicat_bind_json_operation("signicat queue", r->operation, role, "directly");
 		c->operation = r->operation;
 		c->role = role;
 		c->b = q->b;

@@ -388,7 +388,6 @@ pg_noreturn extern void signicat_report_retry_too_far(const SignicatCall *call,
 typedef struct BoundOperation SignicatBoundOperation;
 
 extern SignicatBoundOperation *signicat_bind_function(Oid funcoid);
-extern const char *signicat_bulk_refusal(const SignicatBoundOperation *b);
 extern void signicat_prepare_from_json(SignicatBoundOperation *b, Jsonb *args,
 									   SignicatCall *call, const char **dossier_id);
 extern Jsonb *signicat_bulk_answer(SignicatBoundOperation *b, const SignicatHttpResponse *resp,
@@ -396,7 +395,8 @@ extern Jsonb *signicat_bulk_answer(SignicatBoundOperation *b, const SignicatHttp
 extern Jsonb *signicat_poll_result(SignicatBoundOperation *b, const SignicatCall *call,
 								   const SignicatPoll *poll, long too_far, char **trace_id,
 								   const struct SignicatWatchKind **enrol);
-extern Oid	signicat_operation_function(const char *caller, const char *operation, Oid role);
+extern SignicatBoundOperation *signicat_bind_json_operation(const char *caller, const char *operation,
+															Oid role, const char *instead);
 
 /* ---------- queue.c: the after-commit queue ---------- */
 
@@ -416,7 +416,6 @@ typedef struct SignicatQueued
 extern int	signicat_queue_retention_s;
 extern int	signicat_queue_max_attempts;
 extern void signicat_queue_init(void);
-extern bool signicat_queue_ready(void);
 extern void signicat_queue_forget_plans(void);
 extern void signicat_queue_recover(int64 claim_token);
 extern void signicat_queue_trim(void);

@@ -699,17 +699,26 @@ end_tx(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/* The extension may not be installed (yet): then there is nothing to do. */
+/* whether signicat.queue exists (before 0.4.0 it does not), as the last schema_ready saw */
+static bool queue_ready = false;
+
+/*
+ * The extension may not be installed (yet): then there is nothing to do.
+ * The same look says whether it has its queue (queue_ready).
+ */
 static bool
 schema_ready(void)
 {
 	int			rc = SPI_execute("SELECT pg_catalog.to_regclass('signicat.watch') IS NOT NULL "
-								 "AND pg_catalog.to_regclass('signicat.status_history') IS NOT NULL",
+								 "AND pg_catalog.to_regclass('signicat.status_history') IS NOT NULL, "
+								 "pg_catalog.to_regclass('signicat.queue') IS NOT NULL",
 								 true, 1);
 	bool		isnull;
 
+	queue_ready = false;
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		return false;
+	queue_ready = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
@@ -984,7 +993,7 @@ housekeeping(void)
 		value = Int64GetDatum((int64) signicat_history_retention_s);
 		exec_plan(plans.retention, &value, NULL, SPI_OK_DELETE);
 	}
-	if (signicat_queue_ready())
+	if (queue_ready)
 	{
 		signicat_queue_trim();
 		recover_due = true;
@@ -1408,7 +1417,7 @@ claim_sends(int max)
 	}
 	if (begin_tx("signicat worker: claiming queued requests"))
 	{
-		if (schema_ready() && signicat_queue_ready())
+		if (schema_ready() && queue_ready)
 		{
 			/* at start and after an error; and a restored database's, at housekeeping */
 			if (recover_due)
